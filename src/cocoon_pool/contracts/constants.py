@@ -1,0 +1,35 @@
+"""Constants read from the Tolk sources, so Python never restates a contract's numbers."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+
+from cocoon_pool.contracts.build import contracts_dir
+
+NANO = 10**9
+_CONST = re.compile(r'^const ([A-Z][A-Z0-9_]*) = (?:ton\("([0-9.]+)"\)|(\d+))\s*$', re.MULTILINE)
+
+
+def ton(amount: str | int | Decimal) -> int:
+    """Nanotons from a TON amount given as text (``"0.05"``), int or Decimal; exact."""
+    value = Decimal(str(amount)) * NANO
+    if value != value.to_integral_value():
+        raise ValueError(f"{amount} TON is not a whole number of nanotons")
+    return int(value)
+
+
+@cache
+def tolk_constants(file_name: str) -> dict[str, int]:
+    """Every ``const NAME = <int>`` or ``const NAME = ton("...")`` in contracts/<file_name>."""
+    text = (contracts_dir() / file_name).read_text()
+    out: dict[str, int] = {}
+    for name, ton_text, int_text in _CONST.findall(text):
+        out[name] = ton(ton_text) if ton_text else int(int_text)
+    return out
+
+
+def fee(name: str) -> int:
+    """A figure from contracts/fees.tolk in nanotons, e.g. ``fee("REGISTER_FEE")``."""
+    return tolk_constants("fees.tolk")[name]

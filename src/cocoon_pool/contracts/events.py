@@ -1,0 +1,219 @@
+"""Decoders for the external-out log messages of contracts/events.tolk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ton_core import Address, Cell
+
+from cocoon_pool.contracts.codec import RawCell, TlbStruct, addr, boolean, coins, tl, u
+
+
+class Event(TlbStruct):
+    """Base of every event; ``name`` is what indexers and the CLI show."""
+
+    @classmethod
+    def event_name(cls) -> str:
+        return cls.__name__
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolDeployed(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0001
+    registry: Address = addr()
+    distribution: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeProposed(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0002
+    apply_after: int = u(32)
+    change: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeApplied(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0003
+    change: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeCancelled(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0004
+    change: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleAccepted(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0005
+    role: int = u(8)
+    holder: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChanged(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0006
+    status: int = u(8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorStakeChanged(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0007
+    operator_stake: int = coins()
+    withdrawn: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommissionCollected(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0008
+    recipient: Address = addr()
+    amount: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0101
+    member: Address = addr()
+    stake: int = coins()
+    member_count: int = u(32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberLeft(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0102
+    member: Address = addr()
+    stake: int = coins()
+    member_count: int = u(32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationRefunded(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0103
+    member: Address = addr()
+    amount: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberVerified(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0201
+    member: Address = addr()
+    worker: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnbondingStarted(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0202
+    member: Address = addr()
+    unbond_at: int = u(32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StakeWithdrawn(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0203
+    member: Address = addr()
+    amount: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingCredited(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0204
+    member: Address = addr()
+    epoch: int = u(32)
+    pending: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochClosed(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0301
+    epoch: int = u(32)
+    start: int = u(32)
+    end: int = u(32)
+    report_deadline: int = u(32)
+    received: int = coins()
+    commission: int = coins()
+    net: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochFinalized(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0302
+    epoch: int = u(32)
+    reserve_in: int = coins()
+    penalty_pool: int = coins()
+    bonus_paid: int = coins()
+    claimable: int = coins()
+    reporters: int = u(32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochRetired(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0303
+    epoch: int = u(32)
+    dust: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContributionRecorded(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0304
+    epoch: int = u(32)
+    member: Address = addr()
+    contribution: int = u(64)
+    penalty_bps: int = u(16)
+    bonus_bps: int = u(16)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardSettled(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0305
+    epoch: int = u(32)
+    member: Address = addr()
+    payout: int = coins()
+    pending_carry: int = coins()
+    paid_now: bool = boolean()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionConfigured(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0306
+    commission_bps: int = u(16)
+    epoch_length: int = u(32)
+    paused: bool = boolean()
+
+
+EVENT_TYPES: dict[int, type[Event]] = {
+    cls.PREFIX: cls
+    for cls in (
+        PoolDeployed,
+        ChangeProposed,
+        ChangeApplied,
+        ChangeCancelled,
+        RoleAccepted,
+        StatusChanged,
+        OperatorStakeChanged,
+        CommissionCollected,
+        MemberJoined,
+        MemberLeft,
+        RegistrationRefunded,
+        MemberVerified,
+        UnbondingStarted,
+        StakeWithdrawn,
+        PendingCredited,
+        EpochClosed,
+        EpochFinalized,
+        EpochRetired,
+        ContributionRecorded,
+        RewardSettled,
+        DistributionConfigured,
+    )
+    if cls.PREFIX is not None
+}
+
+
+def decode_event(body: Cell) -> Event | None:
+    """The event in an external-out message body, or None if it is not one of ours."""
+    s = body.begin_parse()
+    if s.remaining_bits < 32:
+        return None
+    kind = EVENT_TYPES.get(s.preload_uint(32))
+    return None if kind is None else kind.from_cell(body)

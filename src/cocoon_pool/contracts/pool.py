@@ -1,0 +1,273 @@
+"""A deployed pool on a chain: deploy it, send it every operation, read every get-method.
+
+This is the one typed entry point the simulator, the CLI, the keeper and the tests share.
+Each operation returns the whole :class:`Trace` it caused, so callers can check gas, exit
+codes and value flow; nothing here asserts success on the caller's behalf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from ton_core import Address, Cell, begin_cell
+
+from cocoon_pool.chain.emulator import EmulatedChain, Wallet
+from cocoon_pool.chain.types import Trace
+from cocoon_pool.contracts import messages as m
+from cocoon_pool.contracts import storage as st
+from cocoon_pool.contracts import views as v
+from cocoon_pool.contracts.build import compile_contract, contracts_dir
+from cocoon_pool.contracts.codec import TlbStruct
+from cocoon_pool.contracts.constants import fee, ton
+from cocoon_pool.contracts.reports import OracleSigner, build_report
+from cocoon_pool.economics import COMMISSION_DEFAULT_BPS, MemberMetrics
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """Deploy-time configuration of a pool (later changes go through the timelock)."""
+
+    oracle_key: int
+    pool_id: int = 0
+    commission_bps: int = COMMISSION_DEFAULT_BPS
+    min_stake: int = ton(10)
+    epoch_length: int = 7 * DAY
+    report_grace: int = 1 * DAY
+    timelock_seconds: int = 2 * DAY
+    unbonding_seconds: int = 7 * DAY
+    min_payout: int = ton("0.1")
+    min_operator_stake: int = ton(10)
+
+    def config(self) -> st.PoolConfig:
+        return st.PoolConfig(
+            commission_bps=self.commission_bps,
+            min_stake=self.min_stake,
+            epoch_length=self.epoch_length,
+            report_grace=self.report_grace,
+            timelock_seconds=self.timelock_seconds,
+            unbonding_seconds=self.unbonding_seconds,
+            min_payout=self.min_payout,
+            min_operator_stake=self.min_operator_stake,
+            oracle_key=self.oracle_key,
+        )
+
+
+@cache
+def pool_codes() -> st.PoolCodes:
+    """Compiled code of the three contracts PoolOperator deploys (compiled once, cached)."""
+    return st.PoolCodes(
+        registry_code=compile_contract(contracts_dir() / "ParticipantRegistry.tolk").code,
+        distribution_code=compile_contract(contracts_dir() / "RewardDistribution.tolk").code,
+        participant_code=compile_contract(contracts_dir() / "Participant.tolk").code,
+    )
+
+
+@cache
+def operator_code() -> Cell:
+    return compile_contract(contracts_dir() / "PoolOperator.tolk").code
+
+
+def operator_init_data(admin: Address, pauser: Address, params: PoolParams) -> Cell:
+    return st.PoolOperatorStorage(
+        pool_id=params.pool_id,
+        status=st.STATUS_UNDEPLOYED,
+        operator_stake=0,
+        member_count=0,
+        total_stake=0,
+        registry=None,
+        distribution=None,
+        config=params.config(),
+        roles=st.PoolRoles(admin=admin, pauser=pauser),
+        codes=pool_codes(),
+    ).to_cell()
+
+
+def deploy_value(params: PoolParams, operator_stake: int) -> int:
+    """What the admin sends with DeployPool: both children, the fee, the floor and the stake."""
+    return (
+        2 * fee("CHILD_DEPLOY_VALUE")
+        + fee("ADMIN_OP_FEE")
+        + fee("POOL_STORAGE_FLOOR")
+        + max(operator_stake, params.min_operator_stake)
+    )
+
+
+def _body(msg: TlbStruct) -> Cell:
+    return msg.to_cell()
+
+
+class Pool:
+    """The three addresses of a deployed pool and typed access to all its operations."""
+
+    def __init__(self, chain: EmulatedChain, operator: Address) -> None:
+        self.chain = chain
+        self.operator = operator
+        self.codes = pool_codes()
+        self.registry = st.registry_address(operator, self.codes)
+        self.distribution = st.distribution_address(operator, self.codes)
+        self._query_id = 0
+
+    # -- deploy ---------------------------------------------------------------------------
+
+    @classmethod
+    def deploy(
+        cls,
+        chain: EmulatedChain,
+        admin: Wallet,
+        params: PoolParams,
+        operator_stake: int = 0,
+        pauser: Address | None = None,
+    ) -> tuple[Pool, Trace]:
+        data = operator_init_data(admin.address, pauser or admin.address, params)
+        operator, trace = chain.deploy(
+            operator_code(),
+            data,
+            deploy_value(params, operator_stake),
+            admin,
+            body=_body(m.DeployPool()),
+            bounce=False,
+        )
+        return cls(chain, operator), trace
+
+    def next_query_id(self) -> int:
+        self._query_id += 1
+        return self._query_id
+
+    def participant_address(self, member: Address) -> Address:
+        return st.participant_address(self.codes.participant_code, self.registry, member)
+
+    # -- members --------------------------------------------------------------------------
+
+    def register(self, wallet: Wallet, stake: int, *, value: int | None = None) -> Trace:
+        """Join with ``stake``; the default value adds the storage reserve and the fee."""
+        if value is None:
+            value = stake + fee("PARTICIPANT_STORAGE_RESERVE") + fee("REGISTER_FEE")
+        body = m.RegisterParticipant(query_id=self.next_query_id(), stake=stake)
+        return wallet.send(self.registry, value, _body(body))
+
+    def unregister(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+        return self._to_participant(wallet, wallet.address, m.RequestUnregister(), value=value)
+
+    def withdraw_stake(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+        return self._to_participant(wallet, wallet.address, m.WithdrawStake(), value=value)
+
+    def claim_rewards(self, wallet: Wallet, epoch: int, *, value: int | None = None) -> Trace:
+        body = m.ClaimRewards(query_id=self.next_query_id(), epoch=epoch)
+        return self._to_participant(wallet, wallet.address, body, value=value)
+
+    def crank_payout(
+        self, wallet: Wallet, member: Address, epoch: int, value: int | None = None
+    ) -> Trace:
+        body = m.CrankPayout(query_id=self.next_query_id(), epoch=epoch)
+        return self._to_participant(wallet, member, body, value=value)
+
+    def _to_participant(
+        self, wallet: Wallet, member: Address, body: TlbStruct, value: int | None
+    ) -> Trace:
+        target = self.participant_address(member)
+        return wallet.send(target, fee("MEMBER_OP_FEE") if value is None else value, _body(body))
+
+    # -- oracle and epochs ----------------------------------------------------------------
+
+    def submit_report(
+        self,
+        relayer: Wallet,
+        signer: OracleSigner,
+        member: Address,
+        epoch: int,
+        metrics: MemberMetrics,
+        *,
+        value: int | None = None,
+    ) -> Trace:
+        """Relay one member's signed report for ``epoch`` (anyone may relay it)."""
+        report = build_report(self.distribution, epoch, member, metrics)
+        body = signer.submit_message(report, self.next_query_id())
+        return relayer.send(
+            self.distribution, fee("REPORT_FEE") if value is None else value, _body(body)
+        )
+
+    def close_epoch(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+        body = m.CloseEpoch(query_id=self.next_query_id())
+        return wallet.send(
+            self.distribution, fee("EPOCH_CRANK_FEE") if value is None else value, _body(body)
+        )
+
+    def finalize_epoch(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+        body = m.FinalizeEpoch(query_id=self.next_query_id())
+        return wallet.send(
+            self.distribution, fee("EPOCH_CRANK_FEE") if value is None else value, _body(body)
+        )
+
+    def send_income(self, wallet: Wallet, value: int, kind: str = "payout") -> Trace:
+        """Income as Cocoon or anyone sends it: ``payout``, ``excesses``, ``empty``, ``comment``."""
+        body: Cell | None
+        if kind == "payout":
+            body = _body(m.CocoonPayout(query_id=self.next_query_id()))
+        elif kind == "excesses":
+            body = _body(m.CocoonExcesses(query_id=self.next_query_id()))
+        elif kind == "comment":
+            body = begin_cell().store_uint(0, 32).store_snake_string("cocoon income").end_cell()
+        elif kind == "empty":
+            body = None
+        else:
+            raise ValueError(f"unknown income kind {kind!r}")
+        # The proxy sends payouts non-bounceable (DESIGN.md §5).
+        return wallet.send(self.distribution, value, body, bounce=False)
+
+    # -- admin ----------------------------------------------------------------------------
+
+    def admin_call(self, wallet: Wallet, body: TlbStruct, *, value: int | None = None) -> Trace:
+        return wallet.send(
+            self.operator, fee("ADMIN_OP_FEE") if value is None else value, _body(body)
+        )
+
+    def verify_member(self, admin: Wallet, member: Address, worker: Address) -> Trace:
+        body = m.VerifyMember(query_id=self.next_query_id(), member=member, worker=worker)
+        return self.admin_call(admin, body)
+
+    def propose_change(self, admin: Wallet, change: m.ParameterChange) -> Trace:
+        body = m.ProposeChange(query_id=self.next_query_id(), change=change.to_cell())
+        return self.admin_call(admin, body)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def pool_info(self) -> v.PoolInfo:
+        return v.PoolInfo.from_result(self.chain.run_get_method(self.operator, "poolInfo"))
+
+    def roles(self) -> v.RolesView:
+        return v.RolesView.from_result(self.chain.run_get_method(self.operator, "roles"))
+
+    def pending_change(self) -> v.PendingChangeView:
+        result = self.chain.run_get_method(self.operator, "pendingChange")
+        return v.PendingChangeView.from_result(result)
+
+    def registry_info(self) -> v.RegistryInfo:
+        return v.RegistryInfo.from_result(self.chain.run_get_method(self.registry, "registryInfo"))
+
+    def ledger(self) -> v.Ledger:
+        return v.Ledger.from_result(self.chain.run_get_method(self.distribution, "ledger"))
+
+    def reporting_epoch(self) -> v.ReportingView:
+        result = self.chain.run_get_method(self.distribution, "reportingEpoch")
+        return v.ReportingView.from_result(result)
+
+    def final_epoch(self, epoch: int) -> v.FinalEpochView:
+        result = self.chain.run_get_method(self.distribution, "finalEpoch", [epoch])
+        return v.FinalEpochView.from_result(result)
+
+    def participant_info(self, member: Address) -> v.ParticipantInfo:
+        result = self.chain.run_get_method(self.participant_address(member), "participantInfo")
+        return v.ParticipantInfo.from_result(result)
+
+    def unclaimed(self, member: Address, epoch: int) -> v.UnclaimedView:
+        target = self.participant_address(member)
+        result = self.chain.run_get_method(target, "unclaimedEpoch", [epoch])
+        return v.UnclaimedView.from_result(result)
+
+    def epoch_record(self, member: Address, epoch: int) -> v.EpochRecordView:
+        target = self.participant_address(member)
+        result = self.chain.run_get_method(target, "epochRecord", [epoch])
+        return v.EpochRecordView.from_result(result)

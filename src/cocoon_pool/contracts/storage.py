@@ -1,0 +1,159 @@
+"""Python mirrors of contracts/storage.tolk: layouts Python builds or derives addresses from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ton_core import Address, Cell
+
+from cocoon_pool.chain.messages import contract_address
+from cocoon_pool.contracts.codec import (
+    EmptyDict,
+    RawCell,
+    Ref,
+    TlbStruct,
+    addr,
+    boolean,
+    coins,
+    opt_addr,
+    tl,
+    u,
+)
+
+STATUS_UNDEPLOYED = 0
+STATUS_ACTIVE = 1
+STATUS_PAUSED = 2
+STATUS_CLOSING = 3
+STATUS_NAMES = {0: "undeployed", 1: "active", 2: "paused", 3: "closing"}
+
+MEMBER_ACTIVE = 1
+MEMBER_UNBONDING = 2
+MEMBER_WITHDRAWN = 3
+MEMBER_STATUS_NAMES = {0: "not registered", 1: "active", 2: "unbonding", 3: "withdrawn"}
+
+ROLE_ADMIN = 1
+ROLE_PAUSER = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolConfig(TlbStruct):
+    commission_bps: int = u(16)
+    min_stake: int = coins()
+    epoch_length: int = u(32)
+    report_grace: int = u(32)
+    timelock_seconds: int = u(32)
+    unbonding_seconds: int = u(32)
+    min_payout: int = coins()
+    min_operator_stake: int = coins()
+    oracle_key: int = u(256)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolRoles(TlbStruct):
+    admin: Address = addr()
+    pauser: Address = addr()
+    nominee: Address | None = opt_addr(None)
+    nominee_role: int = u(8, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolCodes(TlbStruct):
+    registry_code: Cell = tl(RawCell())
+    distribution_code: Cell = tl(RawCell())
+    participant_code: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingChange(TlbStruct):
+    apply_after: int = u(32)
+    change: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolOperatorStorage(TlbStruct):
+    pool_id: int = u(32)
+    status: int = u(8)
+    operator_stake: int = coins()
+    member_count: int = u(32)
+    total_stake: int = coins()
+    registry: Address | None = opt_addr()
+    distribution: Address | None = opt_addr()
+    config: PoolConfig = tl(Ref(PoolConfig))
+    roles: PoolRoles = tl(Ref(PoolRoles))
+    codes: PoolCodes = tl(Ref(PoolCodes))
+    pending: PendingChange | None = tl(Ref(PendingChange, optional=True), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryStorage(TlbStruct):
+    pool: Address = addr()
+    distribution: Address | None = opt_addr(None)
+    paused: bool = boolean(False)
+    closing: bool = boolean(False)
+    min_stake: int = coins(0)
+    unbonding_seconds: int = u(32, 0)
+    member_count: int = u(32, 0)
+    total_stake: int = coins(0)
+    ever_joined: int = u(32, 0)
+    participant_code: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionConfig(TlbStruct):
+    pool: Address = addr()
+    registry: Address | None = opt_addr(None)
+    participant_code: Cell = tl(RawCell())
+    oracle_key: int = u(256, 0)
+    commission_bps: int = u(16, 0)
+    epoch_length: int = u(32, 0)
+    report_grace: int = u(32, 0)
+    min_payout: int = coins(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionTotals(TlbStruct):
+    received: int = coins(0)
+    commission: int = coins(0)
+    paid: int = coins(0)
+    dust_swept: int = coins(0)
+    epochs_closed: int = u(32, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionStorage(TlbStruct):
+    paused: bool = boolean(False)
+    current_epoch: int = u(32, 0)
+    epoch_start: int = u(32, 0)
+    reserve: int = coins(0)
+    pending_credit: int = coins(0)
+    commission_unpaid: int = coins(0)
+    unsettled: int = coins(0)
+    reporting: Cell | None = tl(RawCell(optional=True), None)
+    finals: Cell | None = tl(EmptyDict(), None)
+    config: DistributionConfig = tl(Ref(DistributionConfig))
+    totals: DistributionTotals = tl(Ref(DistributionTotals), DistributionTotals())
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantStorage(TlbStruct):
+    registry: Address = addr()
+    member: Address = addr()
+    state: Cell | None = tl(RawCell(optional=True), None)
+
+
+def registry_address(pool: Address, codes: PoolCodes) -> Address:
+    """Where PoolOperator deploys the registry (same derivation as in PoolOperator.tolk)."""
+    data = RegistryStorage(pool=pool, participant_code=codes.participant_code).to_cell()
+    return contract_address(codes.registry_code, data)
+
+
+def distribution_address(pool: Address, codes: PoolCodes) -> Address:
+    config = DistributionConfig(pool=pool, participant_code=codes.participant_code)
+    data = DistributionStorage(config=config).to_cell()
+    return contract_address(codes.distribution_code, data)
+
+
+def participant_address(participant_code: Cell, registry: Address, member: Address) -> Address:
+    """The member's Participant contract: derived from (registry, member), jetton-wallet style."""
+    data = ParticipantStorage(registry=registry, member=member).to_cell()
+    return contract_address(participant_code, data)
