@@ -9,6 +9,7 @@ from ton_core import Cell
 
 from cocoon_pool.chain import EmulatedChain
 from cocoon_pool.contracts import compile_contract
+from cocoon_pool.sandbox import PoolSandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -22,3 +23,9 @@ def chain() -> EmulatedChain:
 @pytest.fixture(scope="session")
 def counter_code() -> Cell:
     return compile_contract(FIXTURES / "counter.tolk").code
+
+
+@pytest.fixture
+def sandbox() -> PoolSandbox:
+    """A freshly deployed pool with admin, pauser, Cocoon proxy and keeper wallets."""
+    return PoolSandbox.create()

@@ -69,6 +69,7 @@ def assert_balances_add_up(chain: EmulatedChain, trace: Trace, before: dict[str,
         balances[tx.address_raw] = tx.balance_after
     for raw, balance in balances.items():
         assert chain.get_balance(raw) == balance
+        assert chain.get_state(raw).balance == balance
 
 
 def test_deploy_via_wallet(chain: EmulatedChain, counter_code: Cell) -> None:
@@ -335,3 +336,16 @@ def test_wallet_send_many(chain: EmulatedChain) -> None:
     trace = alice.send_raw(msgs).assert_success()
     assert len(trace) == 4
     assert bob.balance == 6 * TON - sum(tx.total_fees for tx in trace.find_all(bob.address))
+
+
+def test_vm_log_and_debug_output(counter_code: Cell) -> None:
+    chain = EmulatedChain(verbosity="full_location_gas", debug=True)
+    alice = chain.create_wallet("alice", 100 * TON)
+    address, trace = deploy_counter(chain, counter_code, alice)
+    tx = trace.find(address)
+    assert tx.vm_log is not None and "execute" in tx.vm_log
+    got = chain.run_get_method(address, "counter")
+    assert got.vm_log is not None and got.vm_log
+    quiet = EmulatedChain()
+    w = quiet.create_wallet("w", TON)
+    assert w.send(NOWHERE, 1, bounce=False)[0].vm_log is None

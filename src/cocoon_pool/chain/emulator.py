@@ -121,6 +121,7 @@ def _transaction(address_raw: str, r: dict[str, Any]) -> Transaction:
         out_messages=tuple(_out_message(m) for m in r["outMessages"]),
         boc=r["transactionBoc"],
         vm_log=r.get("vmLog"),
+        debug_log=r.get("debugLogs"),
     )
 
 
@@ -209,8 +210,12 @@ class EmulatedChain:
         random_seed: bytes = bytes(32),
         bridge: NodeBridge | None = None,
         verbosity: str = "short",
+        debug: bool = False,
         max_trace_transactions: int = MAX_TRACE_TRANSACTIONS,
     ) -> None:
+        """``verbosity``: TVM log level per transaction (``"short"`` = none, ``"full"``,
+        ``"full_location"``, ``"full_location_gas"``, ``"full_location_stack"``...);
+        ``debug``: collect ``debug.print`` output into ``Transaction.debug_log``."""
         if len(random_seed) != 32:
             raise ChainError("random_seed must be 32 bytes")
         self.bridge = bridge if bridge is not None else get_bridge()
@@ -218,6 +223,7 @@ class EmulatedChain:
         self.lt = 0
         self.random_seed = random_seed
         self.verbosity = verbosity
+        self.debug = debug
         self.max_trace_transactions = max_trace_transactions
         self.accounts: dict[str, _Account] = {}
         self.transactions: list[Transaction] = []
@@ -382,6 +388,7 @@ class EmulatedChain:
             lt=str(self.lt),
             randomSeed=self.random_seed.hex(),
             verbosity=self.verbosity,
+            debug=self.debug,
         )
         return r
 
@@ -440,6 +447,7 @@ class EmulatedChain:
                 now=self._now,
                 randomSeed=self.random_seed.hex(),
                 verbosity=verbosity or self.verbosity,
+                debug=self.debug,
             )
         except Exception as exc:
             if "account is not active" in str(exc):
@@ -453,6 +461,7 @@ class EmulatedChain:
             gas_used=int(r["gasUsed"]),
             stack=[_stack_from_json(i) for i in r["stack"]],
             vm_log=r.get("vmLog"),
+            debug_log=r.get("debugLogs"),
         )
         if check and result.exit_code not in (0, 1):
             hint = (

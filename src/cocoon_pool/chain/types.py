@@ -134,6 +134,9 @@ class Transaction:
     out_messages: tuple[OutMessage, ...]
     boc: str = field(repr=False)
     vm_log: str | None = field(default=None, repr=False)
+    """The TVM log when the chain's verbosity is not ``"short"``."""
+    debug_log: str | None = field(default=None, repr=False)
+    """``debug.print`` output (``#DEBUG#`` lines) when the chain runs with ``debug=True``."""
 
     @property
     def address(self) -> Address:
@@ -255,6 +258,7 @@ class GetResult:
     gas_used: int
     stack: list[StackValue]
     vm_log: str | None = field(default=None, repr=False)
+    debug_log: str | None = field(default=None, repr=False)
 
     def __getitem__(self, index: int) -> StackValue:
         return self.stack[index]

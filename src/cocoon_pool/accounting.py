@@ -1,0 +1,104 @@
+"""The conservation check of DESIGN.md §3, on chain balances, to the nanoton.
+
+    received == commission + paid + pending + reserve + fees
+
+* ``received``: every nanoton of income that reached RewardDistribution (Cocoon payouts,
+  excesses, comments, plain transfers, and any value a failed non-bounceable message left).
+* ``commission``, ``paid``, ``reserve``: the contract's own cumulative counters.
+* ``pending``: owed but not yet sent — unsettled epoch pots, credited amounts below the
+  minimum payout, and income not yet reconciled into an epoch (negative if storage fees
+  have dented the storage floor since the last reconciliation).
+* ``fees``: what the contract paid out of pool money: storage fees of every transaction
+  and the gas of income transactions. Operations are paid from the caller's value, so
+  their gas is not here.
+
+The income side comes from the emulator's transaction records, the rest from get-methods,
+so the equation checks the contract's bookkeeping against what really moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ton_core import Address
+
+from cocoon_pool.chain.emulator import EmulatedChain
+from cocoon_pool.chain.types import Transaction, raw_address
+from cocoon_pool.contracts.messages import CocoonExcesses, CocoonPayout
+from cocoon_pool.contracts.views import Ledger
+
+INCOME_OPS = frozenset({0, CocoonPayout.PREFIX, CocoonExcesses.PREFIX})
+
+
+def is_income(tx: Transaction) -> bool:
+    """Whether a RewardDistribution transaction took in pool income."""
+    msg = tx.in_message
+    if msg is None or msg.kind != "internal" or msg.bounced:
+        return False
+    if msg.op is None or msg.op in INCOME_OPS:
+        return True
+    # A message the contract refused but could not bounce leaves its value behind.
+    return not tx.success and not tx.bounced
+
+
+@dataclass(frozen=True)
+class Conservation:
+    received: int
+    commission: int
+    paid: int
+    pending: int
+    reserve: int
+    fees: int
+
+    @property
+    def accounted(self) -> int:
+        return self.commission + self.paid + self.pending + self.reserve + self.fees
+
+    @property
+    def conserved(self) -> bool:
+        return self.received == self.accounted
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "received_nanoton": self.received,
+            "commission_nanoton": self.commission,
+            "paid_nanoton": self.paid,
+            "pending_nanoton": self.pending,
+            "reserve_nanoton": self.reserve,
+            "fees_nanoton": self.fees,
+            "conserved": self.conserved,
+        }
+
+
+class IncomeTracker:
+    """Follows a chain's transactions on the distribution contract, incrementally."""
+
+    def __init__(self, chain: EmulatedChain, distribution: Address) -> None:
+        self.chain = chain
+        self.distribution_raw = raw_address(distribution)
+        self.received = 0
+        self.fees = 0
+        self._seen = 0
+
+    def update(self) -> None:
+        history = self.chain.transactions
+        for tx in history[self._seen :]:
+            if tx.address_raw != self.distribution_raw:
+                continue
+            if is_income(tx):
+                self.received += tx.in_message.value if tx.in_message else 0
+                self.fees += tx.total_fees
+            else:
+                self.fees += tx.storage_fees
+        self._seen = len(history)
+
+    def check(self, ledger: Ledger) -> Conservation:
+        self.update()
+        return Conservation(
+            received=self.received,
+            commission=ledger.commission,
+            paid=ledger.paid,
+            pending=ledger.unsettled + ledger.pending_credit + ledger.open_income,
+            reserve=ledger.reserve,
+            fees=self.fees,
+        )
