@@ -46,9 +46,16 @@ class Conservation:
     received: int
     commission: int
     paid: int
-    pending: int
+    owed: int
+    """Unsettled epoch pots plus amounts credited below the minimum payout."""
+    open_income: int
+    """Income not yet reconciled into an epoch (negative while storage dents the floor)."""
     reserve: int
     fees: int
+
+    @property
+    def pending(self) -> int:
+        return self.owed + self.open_income
 
     @property
     def accounted(self) -> int:
@@ -98,7 +105,8 @@ class IncomeTracker:
             received=self.received,
             commission=ledger.commission,
             paid=ledger.paid,
-            pending=ledger.unsettled + ledger.pending_credit + ledger.open_income,
+            owed=ledger.unsettled + ledger.pending_credit,
+            open_income=ledger.open_income,
             reserve=ledger.reserve,
             fees=self.fees,
         )

@@ -1,0 +1,77 @@
+"""Gas per operation at two pool sizes: every per-member cost must not depend on N.
+
+A pool of N members is built for real (each one registered, verified, reported and paid
+in epoch 1); then one more member goes through every operation and each whole trace's gas
+is recorded (wallet transactions excluded). Gas is deterministic, so the figures are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cocoon_pool.chain.types import Trace
+from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.messages import CollectCommission
+from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.sandbox import PoolSandbox
+
+# Goals from the foundation issue (whole traces, wallets excluded).
+GAS_GOALS = {"cocoon_payout": 3_000, "register": 25_000, "report": 12_000, "payout": 12_000}
+OPERATIONS = (
+    "deploy",
+    "register",
+    "verify_member",
+    "cocoon_payout",
+    "close_epoch",
+    "report",
+    "finalize_epoch",
+    "payout",
+    "claim",
+    "unregister",
+    "withdraw_stake",
+    "collect_commission",
+)
+
+ProgressCallback = Callable[[int], None]
+
+
+def _metrics(index: int, epoch_seconds: int) -> MemberMetrics:
+    return MemberMetrics(epoch_seconds, 1_000 + index, 9_000 + index % 1_000, index % 5)
+
+
+def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[str, int]:
+    """Whole-trace gas of each operation in a pool that already has ``members`` members."""
+    sb = PoolSandbox.create()
+    pool, chain = sb.pool, sb.chain
+    gas: dict[str, int] = {"deploy": sb.gas(sb.deploy_trace)}
+
+    def record(name: str, trace: Trace) -> Trace:
+        trace.assert_success()
+        gas[name] = sb.gas(trace)
+        return trace
+
+    crowd = [sb.add_member(f"crowd-{i:06d}") for i in range(members)]
+    probe = sb.wallet("probe")
+    second = sb.wallet("probe-2")
+    record("register", pool.register(probe, sb.params.min_stake))
+    record("verify_member", pool.verify_member(sb.admin, probe.address, probe.address))
+    pool.register(second, sb.params.min_stake).assert_success()
+    pool.verify_member(sb.admin, second.address, second.address).assert_success()
+    record("cocoon_payout", pool.send_income(sb.proxy, ton(1_000)))
+    record("close_epoch", sb.close_epoch())
+    length = pool.ledger().epoch_length
+    for i, wallet in enumerate(crowd):
+        sb.report(wallet, 1, _metrics(i, length)).assert_success()
+        if progress is not None:
+            progress(i)
+    record("report", sb.report(probe, 1, _metrics(members, length)))
+    sb.report(second, 1, _metrics(members + 1, length)).assert_success()
+    record("finalize_epoch", sb.finalize())
+    record("payout", pool.crank_payout(sb.keeper, probe.address, 1))
+    record("claim", pool.claim_rewards(second, 1))
+    record("unregister", pool.unregister(probe))
+    chain.advance(sb.params.unbonding_seconds)
+    record("withdraw_stake", pool.withdraw_stake(probe))
+    record("collect_commission", pool.admin_call(sb.admin, CollectCommission()))
+    sb.assert_conserved()
+    return {name: gas[name] for name in OPERATIONS}

@@ -1,0 +1,57 @@
+"""The `cocoon-pool` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer._click import exceptions as click_exceptions
+
+from cocoon_pool.cli.bench_cmd import bench_app
+from cocoon_pool.cli.output import error_console
+from cocoon_pool.cli.simulate_cmd import simulate
+from cocoon_pool.errors import CocoonPoolError, UsageError
+
+app = typer.Typer(
+    name="cocoon-pool",
+    help="Run a GPU pool on Cocoon: contracts, emulated chain, economics and tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("simulate")(simulate)
+app.add_typer(bench_app, name="bench")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage errors are one line with exit 2, our errors one line plus a hint."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):
+            return result
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        error_console.print("aborted")
+        return 130
+    except click_exceptions.NoArgsIsHelpError as exc:
+        error_console.print(exc.format_message(), highlight=False, soft_wrap=True)
+        return 0
+    except click_exceptions.UsageError as exc:
+        error_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True)
+        return 2
+    except UsageError as exc:
+        error_console.print(
+            f"error: {exc.message} (hint: {exc.hint})", highlight=False, soft_wrap=True
+        )
+        return 2
+    except CocoonPoolError as exc:
+        error_console.print(f"error: {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            error_console.print(f"hint: {exc.hint}", highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

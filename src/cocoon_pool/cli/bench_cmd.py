@@ -1,0 +1,53 @@
+"""`cocoon-pool bench ...`: deterministic gas figures per operation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cocoon_pool.bench import GAS_GOALS, measure_gas
+from cocoon_pool.cli.output import console, error_console, print_json
+
+bench_app = typer.Typer(help="Benchmarks: gas per operation.", no_args_is_help=True)
+
+
+@bench_app.command("gas")
+def gas(
+    small: Annotated[int, typer.Option(help="Members in the small pool.")] = 10,
+    large: Annotated[int, typer.Option(help="Members in the large pool.")] = 1_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Gas of every operation's whole trace in a small and a large pool (must be equal)."""
+    if small < 1 or large < 1:
+        raise typer.BadParameter("pool sizes must be at least 1")
+    sizes = (small, large)
+    results = {}
+    for n in sizes:
+        if not as_json:
+            error_console.print(f"building a pool of {n} members...")
+        results[n] = measure_gas(n)
+    equal = results[small] == results[large]
+    if as_json:
+        print_json(
+            {
+                "members": list(sizes),
+                "gas": {str(n): results[n] for n in sizes},
+                "equal": equal,
+                "goals": GAS_GOALS,
+            }
+        )
+    else:
+        table = Table(title="gas per operation (whole trace, wallets excluded)")
+        table.add_column("operation")
+        for n in sizes:
+            table.add_column(f"N = {n:,}", justify="right")
+        table.add_column("goal", justify="right")
+        for op, value in results[small].items():
+            goal = GAS_GOALS.get(op)
+            table.add_row(op, f"{value:,}", f"{results[large][op]:,}", f"{goal:,}" if goal else "")
+        console.print(table)
+        console.print("equal at both sizes: " + ("yes" if equal else "[red]NO[/red]"))
+    if not equal:
+        raise typer.Exit(1)

@@ -1,0 +1,234 @@
+"""The main job: a full pool lifecycle on the embedded chain, checked against the model.
+
+Deploys a pool, registers N members whose metrics span every reward tier, pays Cocoon
+income into it through E epochs, files signed oracle reports, closes and finalizes each
+epoch and pays every member with the permissionless crank. After every epoch it checks
+each member's on-chain payout against the reference model to the nanoton, and after
+every operation the conservation equation on chain balances.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from cocoon_pool import economics as econ
+from cocoon_pool.accounting import Conservation
+from cocoon_pool.chain.emulator import Wallet
+from cocoon_pool.chain.types import Trace
+from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.events import (
+    EpochClosed,
+    EpochFinalized,
+    Event,
+    RewardSettled,
+    decode_event,
+)
+from cocoon_pool.contracts.pool import PoolParams
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.errors import TransactionFailed, UsageError
+from cocoon_pool.sandbox import PoolSandbox
+
+MAX_PARTICIPANTS = 5_000
+MAX_EPOCHS = 520
+# Tier profiles cycled over members so that every tier shows up: (uptime range, outages range).
+TIER_PROFILES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((9501, 10000), (0, 3)),  # bonus
+    ((8000, 9500), (0, 3)),  # minor penalty
+    ((0, 7999), (0, 3)),  # major penalty
+    ((9501, 10000), (4, 9)),  # bonus uptime but too many outages
+    ((8000, 9500), (4, 9)),  # minor penalty plus outages
+)
+
+ProgressCallback = Callable[[str], None]
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    participants: int
+    epochs: int
+    seed: int = 0
+    payouts_per_epoch: int = 3
+
+    def validate(self) -> None:
+        if not 1 <= self.participants <= MAX_PARTICIPANTS:
+            raise UsageError(
+                f"--participants must be between 1 and {MAX_PARTICIPANTS}, got {self.participants}",
+                hint="use `cocoon-pool bench gas` for scale runs",
+            )
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise UsageError(
+                f"--epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs}",
+                hint="an epoch is a week by default; 52 is a year",
+            )
+        if self.seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {self.seed}", hint="any whole number")
+
+
+@dataclass
+class MemberTotals:
+    name: str
+    address: str
+    tier: str
+    contribution: int = 0
+    base: int = 0
+    bonus: int = 0
+    penalty: int = 0
+    paid: int = 0
+    pending: int = 0
+
+
+@dataclass
+class SimulationResult:
+    config: SimulationConfig
+    members: list[MemberTotals]
+    conservation: Conservation
+    reference_match: bool
+    mismatches: list[str]
+    gas: dict[str, int]
+    epochs: list[dict[str, int]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "participants": self.config.participants,
+            "epochs": self.config.epochs,
+            "seed": self.config.seed,
+            **self.conservation.as_dict(),
+            "reference_match": self.reference_match,
+            "mismatches": self.mismatches,
+            "gas": self.gas,
+            "epoch_results": self.epochs,
+            "members": [vars(m) for m in self.members],
+        }
+
+
+def draw_metrics(rng: random.Random, index: int, epoch_seconds: int) -> econ.MemberMetrics:
+    (u_lo, u_hi), (o_lo, o_hi) = TIER_PROFILES[index % len(TIER_PROFILES)]
+    return econ.MemberMetrics(
+        running_seconds=rng.randint(epoch_seconds // 2, epoch_seconds),
+        gpu_score=rng.randint(100, econ.MAX_GPU_SCORE),
+        uptime_bps=rng.randint(u_lo, u_hi),
+        outages=rng.randint(o_lo, o_hi),
+    )
+
+
+def events_of(trace: Trace) -> list[Event]:
+    found = (decode_event(msg.body) for tx in trace for msg in tx.events)
+    return [e for e in found if e is not None]
+
+
+class Simulation:
+    def __init__(self, config: SimulationConfig, progress: ProgressCallback | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.progress = progress or (lambda _step: None)
+        signer = OracleSigner.from_seed_text(f"simulation-oracle-{config.seed}")
+        params = PoolParams(oracle_key=signer.public_key, min_stake=ton(10), min_payout=ton("0.5"))
+        self.sb = PoolSandbox.create(params=params, oracle_seed=f"simulation-oracle-{config.seed}")
+        self.gas: dict[str, int] = {"deploy": self.sb.gas(self.sb.deploy_trace)}
+        self.members: list[Wallet] = []
+        self.totals: list[MemberTotals] = []
+        self.mismatches: list[str] = []
+        self.epoch_rows: list[dict[str, int]] = []
+
+    def _run(self, operation: str, trace: Trace) -> Trace:
+        """Record an operation's whole-trace gas and check it and the books after it."""
+        trace.assert_success()
+        self.gas[operation] = max(self.gas.get(operation, 0), self.sb.gas(trace))
+        self.sb.assert_conserved()
+        return trace
+
+    def run(self) -> SimulationResult:
+        sb, pool = self.sb, self.sb.pool
+        for i in range(self.config.participants):
+            wallet = sb.wallet(f"member-{i:05d}")
+            self._run("register", pool.register(wallet, sb.params.min_stake))
+            self._run("verify_member", pool.verify_member(sb.admin, wallet.address, wallet.address))
+            self.members.append(wallet)
+            tier = econ.tier(draw_metrics(random.Random(i), i, sb.params.epoch_length)).label
+            self.totals.append(MemberTotals(f"member-{i:05d}", wallet.address.to_str(), tier))
+            self.progress("register")
+        for epoch in range(1, self.config.epochs + 1):
+            self._run_epoch(epoch)
+        for wallet, totals in zip(self.members, self.totals, strict=True):
+            totals.pending = pool.participant_info(wallet.address).pending
+        return SimulationResult(
+            config=self.config,
+            members=self.totals,
+            conservation=sb.assert_conserved(),
+            reference_match=not self.mismatches,
+            mismatches=self.mismatches,
+            gas=dict(sorted(self.gas.items())),
+            epochs=self.epoch_rows,
+        )
+
+    def _run_epoch(self, epoch: int) -> None:
+        sb, pool, rng = self.sb, self.sb.pool, self.rng
+        kinds = ("payout", "payout", "excesses", "comment")
+        for k in range(self.config.payouts_per_epoch):
+            value = rng.randint(ton(1), ton(500))
+            name = "cocoon_payout" if kinds[k % len(kinds)] == "payout" else "other_income"
+            self._run(name, pool.send_income(sb.proxy, value, kinds[k % len(kinds)]))
+        closed = self._single(self._run("close_epoch", sb.close_epoch()), EpochClosed)
+        metrics = [
+            draw_metrics(rng, i, closed.end - closed.start) for i in range(len(self.members))
+        ]
+        for wallet, m in zip(self.members, metrics, strict=True):
+            self._run("report", sb.report(wallet, epoch, m))
+        self.progress("report")
+        finalized = self._single(self._run("finalize_epoch", sb.finalize()), EpochFinalized)
+        expected = econ.simulate_epoch(
+            closed.received, pool.ledger().commission_bps, finalized.reserve_in, metrics
+        )
+        for i, (wallet, share) in enumerate(zip(self.members, expected.shares, strict=True)):
+            settled = self._single(
+                self._run("payout", pool.crank_payout(sb.keeper, wallet.address, epoch)),
+                RewardSettled,
+            )
+            if settled.payout != share.payout:
+                self.mismatches.append(
+                    f"epoch {epoch} member {i}: chain {settled.payout} != model {share.payout}"
+                )
+            t = self.totals[i]
+            t.contribution += share.contribution
+            t.base += share.base
+            t.bonus += share.bonus
+            t.penalty += share.penalty
+            t.paid += settled.payout
+            self.progress("payout")
+        self.epoch_rows.append(
+            {
+                "epoch": epoch,
+                "received_nanoton": closed.received,
+                "commission_nanoton": closed.commission,
+                "net_nanoton": closed.net,
+                "reserve_in_nanoton": finalized.reserve_in,
+                "bonus_paid_nanoton": finalized.bonus_paid,
+                "penalty_pool_nanoton": finalized.penalty_pool,
+                "dust_nanoton": expected.dust,
+            }
+        )
+
+    def _single(self, trace: Trace, kind: type[E]) -> E:
+        found = [e for e in events_of(trace) if isinstance(e, kind)]
+        if len(found) != 1:
+            raise TransactionFailed(
+                f"expected one {kind.__name__} event, found {len(found)}",
+                hint="the contracts and the Python event decoders disagree",
+            )
+        return found[0]
+
+    def steps_total(self) -> int:
+        """How many progress steps run() reports (for a progress bar)."""
+        n, e = self.config.participants, self.config.epochs
+        return n + e * (1 + n)
+
+
+def run_simulation(
+    config: SimulationConfig, progress: ProgressCallback | None = None
+) -> SimulationResult:
+    return Simulation(config, progress).run()
