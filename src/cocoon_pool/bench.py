@@ -35,12 +35,24 @@ OPERATIONS = (
 ProgressCallback = Callable[[int], None]
 
 
+# The crowd cycles through every tier so both pool sizes take the same branches (bonus and
+# penalty terms present); the probe members always sit in the bonus tier.
+CROWD_UPTIMES = (9_900, 9_000, 7_000, 9_800, 8_500)
+
+
 def _metrics(index: int, epoch_seconds: int) -> MemberMetrics:
-    return MemberMetrics(epoch_seconds, 1_000 + index, 9_000 + index % 1_000, index % 5)
+    return MemberMetrics(epoch_seconds, 1_000 + index % 97, CROWD_UPTIMES[index % 5], index % 5)
+
+
+def _probe_metrics(epoch_seconds: int) -> MemberMetrics:
+    return MemberMetrics(epoch_seconds, 1_000, 9_900, 0)
 
 
 def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[str, int]:
-    """Whole-trace gas of each operation in a pool that already has ``members`` members."""
+    """Whole-trace gas of each operation in a pool that already has ``members`` members.
+
+    ``members`` must be at least 5 so that every tier is present in the crowd.
+    """
     sb = PoolSandbox.create()
     pool, chain = sb.pool, sb.chain
     gas: dict[str, int] = {"deploy": sb.gas(sb.deploy_trace)}
@@ -64,8 +76,8 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
         sb.report(wallet, 1, _metrics(i, length)).assert_success()
         if progress is not None:
             progress(i)
-    record("report", sb.report(probe, 1, _metrics(members, length)))
-    sb.report(second, 1, _metrics(members + 1, length)).assert_success()
+    record("report", sb.report(probe, 1, _probe_metrics(length)))
+    sb.report(second, 1, _probe_metrics(length)).assert_success()
     record("finalize_epoch", sb.finalize())
     record("payout", pool.crank_payout(sb.keeper, probe.address, 1))
     record("claim", pool.claim_rewards(second, 1))

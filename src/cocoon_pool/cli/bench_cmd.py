@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,10 +19,13 @@ def gas(
     small: Annotated[int, typer.Option(help="Members in the small pool.")] = 10,
     large: Annotated[int, typer.Option(help="Members in the large pool.")] = 1_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Also write the figures to this JSON file.")
+    ] = None,
 ) -> None:
     """Gas of every operation's whole trace in a small and a large pool (must be equal)."""
-    if small < 1 or large < 1:
-        raise typer.BadParameter("pool sizes must be at least 1")
+    if small < 5 or large < 5:
+        raise typer.BadParameter("pool sizes must be at least 5 (one member per tier)")
     sizes = (small, large)
     results = {}
     for n in sizes:
