@@ -1,0 +1,84 @@
+"""No operation spends a pool contract's own balance: callers pay for what they cause.
+
+For every operation the registry's and the distribution's balances change by exactly
+minus their storage fees, apart from the pool money the operation is meant to move
+(a payout, the commission). Income is the only thing that adds to the distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import pytest
+from ton_core import Address
+
+from cocoon_pool.chain.types import Trace, raw_address
+from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.events import CommissionCollected, RewardSettled, decode_event
+from cocoon_pool.contracts.messages import CollectCommission
+from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.sandbox import PoolSandbox
+
+
+def storage_paid(trace: Trace, address: Address) -> int:
+    raw = raw_address(address)
+    return sum(tx.storage_fees for tx in trace if tx.address_raw == raw)
+
+
+def pool_spend(trace: Trace) -> int:
+    """Pool money an operation is meant to send out (paid rewards, collected commission)."""
+    spent = 0
+    for tx in trace:
+        for msg in tx.events:
+            event = decode_event(msg.body)
+            if isinstance(event, RewardSettled) and event.paid_now:
+                spent += event.payout + event.pending_carry
+            elif isinstance(event, CommissionCollected):
+                spent += event.amount
+    return spent
+
+
+def test_operations_never_spend_contract_balances(sandbox: PoolSandbox) -> None:
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+
+    def check(run: Callable[[], Trace]) -> Trace:
+        before_registry = chain.get_balance(pool.registry)
+        before_distribution = chain.get_balance(pool.distribution)
+        trace = run().assert_success()
+        assert chain.get_balance(pool.registry) == before_registry - storage_paid(
+            trace, pool.registry
+        ), trace.describe()
+        assert chain.get_balance(pool.distribution) == (
+            before_distribution - storage_paid(trace, pool.distribution) - pool_spend(trace)
+        ), trace.describe()
+        return trace
+
+    members = [sb.wallet(f"m{i}") for i in range(5)]
+    for w in members:
+        check(partial(pool.register, w, sb.params.min_stake))
+        check(partial(pool.verify_member, sb.admin, w.address, w.address))
+    pool.send_income(sb.proxy, ton(250)).assert_success()
+    check(sb.close_epoch)
+    for i, w in enumerate(members):
+        metrics = MemberMetrics(600_000, 1_000 + i, (9_900, 9_000, 7_000, 9_800, 8_500)[i], i)
+        check(partial(sb.report, w, 1, metrics))
+    check(sb.finalize)
+    for w in members[:3]:
+        check(partial(pool.crank_payout, sb.keeper, w.address, 1))
+    check(lambda: pool.claim_rewards(members[3], 1))
+    check(lambda: pool.unregister(members[4]))
+    chain.advance(sb.params.unbonding_seconds)
+    check(lambda: pool.withdraw_stake(members[4]))
+    check(lambda: pool.admin_call(sb.admin, CollectCommission()))
+    sb.assert_conserved()
+
+
+@pytest.mark.parametrize("count", [40])
+def test_many_registrations_keep_registry_balance(sandbox: PoolSandbox, count: int) -> None:
+    registry = sandbox.pool.registry
+    start = sandbox.chain.get_balance(registry)
+    for i in range(count):
+        sandbox.add_member(f"member-{i}")
+    assert sandbox.chain.get_balance(registry) == start  # no time passed: no storage due
+    assert sandbox.pool.registry_info().member_count == count
