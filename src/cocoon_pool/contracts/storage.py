@@ -114,7 +114,6 @@ class DistributionConfig(TlbStruct):
 class DistributionTotals(TlbStruct):
     received: int = coins(0)
     commission: int = coins(0)
-    paid: int = coins(0)
     dust_swept: int = coins(0)
     epochs_closed: int = u(32, 0)
 
@@ -128,6 +127,7 @@ class DistributionStorage(TlbStruct):
     pending_credit: int = coins(0)
     commission_unpaid: int = coins(0)
     unsettled: int = coins(0)
+    paid: int = coins(0)
     reporting: Cell | None = tl(RawCell(optional=True), None)
     finals: Cell | None = tl(EmptyDict(), None)
     config: DistributionConfig = tl(Ref(DistributionConfig))
