@@ -8,6 +8,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from cocoon_pool.cli.bench_cmd import bench_app
+from cocoon_pool.cli.info_cmd import info
 from cocoon_pool.cli.output import error_console
 from cocoon_pool.cli.simulate_cmd import simulate
 from cocoon_pool.errors import CocoonPoolError, UsageError
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("simulate")(simulate)
+app.command("info")(info)
 app.add_typer(bench_app, name="bench")
 
 
