@@ -37,8 +37,9 @@ def is_income(tx: Transaction) -> bool:
         return False
     if msg.op is None or msg.op in INCOME_OPS:
         return True
-    # A message the contract refused but could not bounce leaves its value behind.
-    return not tx.success and not tx.bounced
+    # A message the contract refused leaves its value behind unless a bounce really went
+    # out: non-bounceable, or bounceable with too little left to pay the bounce's fee.
+    return not tx.success and not tx.internal_out
 
 
 @dataclass(frozen=True)

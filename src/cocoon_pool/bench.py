@@ -21,6 +21,7 @@ OPERATIONS = (
     "deploy",
     "register",
     "verify_member",
+    "owner_worker_register",
     "cocoon_payout",
     "close_epoch",
     "report",
@@ -67,6 +68,8 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
     second = sb.wallet("probe-2")
     record("register", pool.register(probe, sb.params.min_stake))
     record("verify_member", pool.verify_member(sb.admin, probe.address, probe.address))
+    # The probe's "worker" is its own wallet: the pool's hops are what is measured.
+    record("owner_worker_register", pool.owner_worker_register(sb.admin, probe.address))
     pool.register(second, sb.params.min_stake).assert_success()
     pool.verify_member(sb.admin, second.address, second.address).assert_success()
     record("cocoon_payout", pool.send_income(sb.proxy, ton(1_000)))

@@ -43,9 +43,7 @@ def derive_pool_addresses(
     admin: Address, params: PoolParams, pauser: Address | None = None
 ) -> PoolAddresses:
     """The addresses a deploy by ``admin`` with ``params`` will produce, without a chain."""
-    operator = contract_address(
-        operator_code(), operator_init_data(admin, pauser or admin, params)
-    )
+    operator = contract_address(operator_code(), operator_init_data(admin, pauser or admin, params))
     codes = pool_codes()
     return PoolAddresses(
         operator=operator,

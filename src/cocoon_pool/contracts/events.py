@@ -181,6 +181,23 @@ class DistributionConfigured(Event):
     paused: bool = boolean()
 
 
+@dataclass(frozen=True, kw_only=True)
+class OwnerActionSent(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0307
+    action: int = u(8)
+    member: Address = addr()
+    worker: Address = addr()
+    attached: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnerActionReturned(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0308
+    action: int = u(8)
+    recipient: Address = addr()
+    returned: int = coins()
+
+
 EVENT_TYPES: dict[int, type[Event]] = {
     cls.PREFIX: cls
     for cls in (
@@ -205,6 +222,8 @@ EVENT_TYPES: dict[int, type[Event]] = {
         ContributionRecorded,
         RewardSettled,
         DistributionConfigured,
+        OwnerActionSent,
+        OwnerActionReturned,
     )
     if cls.PREFIX is not None
 }

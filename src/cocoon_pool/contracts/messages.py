@@ -437,3 +437,54 @@ class RewardPayout(TlbStruct):
     query_id: int = u(64)
     epoch: int = u(32)
     amount: int = coins()
+
+
+# ---------------------------------------------------------------- Owner actions toward Cocoon
+
+OWNER_ACTION_WORKER_REGISTER = 1
+"""The only owner action the pool sends: Cocoon's ``owner_worker_register``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CocoonOwnerWorkerRegister(TlbStruct):
+    """Cocoon's TL-B: ``owner_worker_register#26ed7f65 query_id:uint64
+    send_excesses_to:MsgAddress``, sent by the worker's owner (the pool)."""
+
+    PREFIX: ClassVar[int | None] = 0x26ED7F65
+    query_id: int = u(64)
+    send_excesses_to: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendOwnerAction(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0A000D
+    query_id: int = u(64)
+    member: Address = addr()
+    action: int = u(8, OWNER_ACTION_WORKER_REGISTER)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForwardOwnerAction(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0B0009
+    query_id: int = u(64)
+    action: int = u(8)
+    member: Address = addr()
+    excess_to: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOwnerAction(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0E0009
+    query_id: int = u(64)
+    action: int = u(8)
+    excess_to: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmOwnerAction(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0E000A
+    query_id: int = u(64)
+    action: int = u(8)
+    member: Address = addr()
+    worker: Address = addr()
+    excess_to: Address = addr()

@@ -128,7 +128,9 @@ class Pool:
             deploy_value(params, operator_stake),
             admin,
             body=_body(m.DeployPool()),
-            bounce=False,
+            # Bounceable: a refused deploy (bad config, too little value) returns the value
+            # instead of leaving it on an account nobody controls yet.
+            bounce=True,
         )
         return cls(chain, operator), trace
 
@@ -231,6 +233,20 @@ class Pool:
     def propose_change(self, admin: Wallet, change: m.ParameterChange) -> Trace:
         body = m.ProposeChange(query_id=self.next_query_id(), change=change.to_cell())
         return self.admin_call(admin, body)
+
+    def owner_worker_register(
+        self, admin: Wallet, member: Address, *, value: int | None = None
+    ) -> Trace:
+        """Send Cocoon's ``owner_worker_register`` from the pool (the worker's owner) to the
+        member's verified worker; the worker's excesses rejoin the operator stake."""
+        body = m.SendOwnerAction(
+            query_id=self.next_query_id(),
+            member=member,
+            action=m.OWNER_ACTION_WORKER_REGISTER,
+        )
+        return self.admin_call(
+            admin, body, value=fee("OWNER_ACTION_FEE") if value is None else value
+        )
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -1,0 +1,933 @@
+"""Every RewardDistribution operation on the real contracts: reports, epochs, claims, roles,
+bounce paths and commission, with exact exit codes and exact amounts.
+
+Most tests start from a snapshot (a fork of one deployed pool, so the suite stays fast): three
+verified members spanning the tiers plus one unverified member, 100 TON of income, and epoch 1
+either still open (`open_pool`) or closed and taking reports (`reporting_pool`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import cache
+from typing import TypeVar
+
+import pytest
+from ton_core import Address, Cell, begin_cell
+
+from cocoon_pool import economics as econ
+from cocoon_pool.accounting import IncomeTracker
+from cocoon_pool.chain.emulator import EmulatedChain, Wallet
+from cocoon_pool.chain.messages import internal_message
+from cocoon_pool.chain.types import Trace, Transaction, raw_address
+from cocoon_pool.contracts import messages as m
+from cocoon_pool.contracts.constants import fee, ton
+from cocoon_pool.contracts.events import (
+    CommissionCollected,
+    ContributionRecorded,
+    EpochClosed,
+    EpochFinalized,
+    EpochRetired,
+    Event,
+    PendingCredited,
+    RewardSettled,
+)
+from cocoon_pool.contracts.exit_codes import code
+from cocoon_pool.contracts.pool import Pool, PoolParams
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.views import ReportingView
+from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.sandbox import PoolSandbox
+from cocoon_pool.simulate import events_of
+
+E = TypeVar("E", bound=Event)
+
+RICH_BOUNCE_OP = 0xFFFFFFFE
+METRICS = {
+    "a": MemberMetrics(600_000, 1_000, 9_900, 0),  # bonus
+    "b": MemberMetrics(500_000, 2_000, 9_000, 1),  # minor penalty
+    "c": MemberMetrics(300_000, 1_500, 7_000, 5),  # major penalty + outages
+}
+INCOME = ton(100)
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def fork(base: PoolSandbox) -> PoolSandbox:
+    """An independent copy of a sandbox: the chain's state lives in Python, the TVM is stateless."""
+    base.tracker.update()
+    src = base.chain
+    chain = EmulatedChain(now=src.now, bridge=src.bridge)
+    chain.lt = src.lt
+    chain.accounts = dict(src.accounts)
+    chain.transactions = list(src.transactions)
+    chain._wallet_code = src._wallet_code
+    chain.wallets = {name: Wallet(chain, name, w.address) for name, w in src.wallets.items()}
+    pool = Pool(chain, base.pool.operator)
+    tracker = IncomeTracker(chain, pool.distribution)
+    tracker.received, tracker.fees, tracker._seen = (
+        base.tracker.received,
+        base.tracker.fees,
+        base.tracker._seen,
+    )
+    w = chain.wallets
+    return dataclasses.replace(
+        base,
+        chain=chain,
+        pool=pool,
+        admin=w["admin"],
+        pauser=w["pauser"],
+        proxy=w["cocoon-proxy"],
+        keeper=w["keeper"],
+        tracker=tracker,
+        members={name: w[name] for name in base.members},
+    )
+
+
+@cache
+def _open_base() -> PoolSandbox:
+    sb = PoolSandbox.create()
+    for name in METRICS:
+        sb.add_member(name)
+    sb.add_member("u", verify=False)
+    sb.pool.send_income(sb.proxy, INCOME).assert_success()
+    return sb
+
+
+@cache
+def _reporting_base() -> PoolSandbox:
+    sb = fork(_open_base())
+    sb.close_epoch()
+    return sb
+
+
+@pytest.fixture
+def open_pool() -> PoolSandbox:
+    return fork(_open_base())
+
+
+@pytest.fixture
+def reporting_pool() -> PoolSandbox:
+    return fork(_reporting_base())
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def dist_tx(sb: PoolSandbox, trace: Trace, op: int | None = None) -> Transaction:
+    return trace.find(sb.pool.distribution, op)
+
+
+def one(trace: Trace, kind: type[E]) -> E:
+    found = [e for e in events_of(trace) if isinstance(e, kind)]
+    assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
+    return found[0]
+
+
+def trace_fees(trace: Trace) -> int:
+    return sum(tx.total_fees for tx in trace) + sum(
+        msg.fwd_fee for tx in trace for msg in tx.internal_out
+    )
+
+
+def storage_of(trace: Trace, address: Address) -> int:
+    raw = raw_address(address)
+    return sum(tx.storage_fees for tx in trace if tx.address_raw == raw)
+
+
+def assert_caller_lost_only_fees(
+    sb: PoolSandbox, caller: Wallet, before: int, trace: Trace
+) -> None:
+    """Nothing of the caller's value stayed anywhere: it paid the trace's fees and no more."""
+    pool_storage = sum(
+        storage_of(trace, a) for a in (sb.pool.distribution, sb.pool.registry, sb.pool.operator)
+    )
+    participants = {
+        tx.address_raw
+        for tx in trace
+        if tx.address_raw not in {raw_address(a) for a in (caller.address, sb.pool.distribution)}
+    }
+    other_storage = sum(tx.storage_fees for tx in trace if tx.address_raw in participants)
+    assert before - caller.balance == trace_fees(trace) - pool_storage - other_storage, (
+        trace.describe()
+    )
+
+
+def refused(sb: PoolSandbox, trace: Trace, error: str, op: int | None = None) -> Transaction:
+    """The distribution refused the message with ERR_<error> and bounced it to the sender."""
+    tx = dist_tx(sb, trace, op)
+    assert tx.exit_code == code(error), tx.describe()
+    assert tx.aborted and tx.bounced
+    (bounce,) = tx.internal_out
+    assert bounce.bounced
+    assert any(t.in_message is not None and t.in_message.bounced for t in trace)
+    return tx
+
+
+def report_body(
+    sb: PoolSandbox,
+    member: Address,
+    epoch: int,
+    *,
+    signer: OracleSigner | None = None,
+    distribution: Address | None = None,
+    running: int = 600_000,
+    gpu: int = 1_000,
+    uptime: int = 9_900,
+    outages: int = 0,
+    tamper: Callable[[m.MetricsReport], m.MetricsReport] | None = None,
+) -> Cell:
+    """A SubmitReport body built field by field, so out-of-bounds values can be signed too."""
+    report = m.MetricsReport(
+        distribution=distribution or sb.pool.distribution,
+        epoch=epoch,
+        member=member,
+        running_seconds=running,
+        gpu_score=gpu,
+        uptime_bps=uptime,
+        outages=outages,
+    )
+    msg = (signer or sb.signer).submit_message(report, 1)
+    if tamper is not None:
+        msg = dataclasses.replace(msg, report=tamper(report))
+    return msg.to_cell()
+
+
+def aggregates(view: ReportingView) -> tuple[int, ...]:
+    return (view.contribution_sum, view.penalty_weight, view.bonus_weight, view.reporters)
+
+
+def report_all(sb: PoolSandbox, epoch: int) -> None:
+    for name, metrics in METRICS.items():
+        sb.report(sb.members[name], epoch, metrics).assert_success()
+        sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- SubmitReport
+
+
+REJECTED_REPORTS: dict[str, tuple[str, Callable[[PoolSandbox, Address, int], Cell], int | None]] = {
+    "bad-signature": (
+        "BAD_SIGNATURE",
+        lambda sb, a, span: report_body(sb, a, 1, signer=OracleSigner.from_seed_text("forger")),
+        None,
+    ),
+    "tampered-report": (
+        "BAD_SIGNATURE",
+        lambda sb, a, span: report_body(
+            sb, a, 1, tamper=lambda r: dataclasses.replace(r, gpu_score=r.gpu_score + 1)
+        ),
+        None,
+    ),
+    "other-pool": (
+        "REPORT_FOR_OTHER_POOL",
+        lambda sb, a, span: report_body(sb, a, 1, distribution=sb.pool.registry),
+        None,
+    ),
+    "next-epoch": ("WRONG_REPORT_EPOCH", lambda sb, a, span: report_body(sb, a, 2), None),
+    "epoch-zero": ("WRONG_REPORT_EPOCH", lambda sb, a, span: report_body(sb, a, 0), None),
+    "running-over-epoch": (
+        "RUNNING_TIME_OUT_OF_RANGE",
+        lambda sb, a, span: report_body(sb, a, 1, running=span + 1),
+        None,
+    ),
+    "running-max-uint32": (
+        "RUNNING_TIME_OUT_OF_RANGE",
+        lambda sb, a, span: report_body(sb, a, 1, running=2**32 - 1),
+        None,
+    ),
+    "gpu-score": (
+        "GPU_SCORE_OUT_OF_RANGE",
+        lambda sb, a, span: report_body(sb, a, 1, gpu=econ.MAX_GPU_SCORE + 1),
+        None,
+    ),
+    "uptime": (
+        "UPTIME_OUT_OF_RANGE",
+        lambda sb, a, span: report_body(sb, a, 1, uptime=econ.BPS + 1),
+        None,
+    ),
+    "value-too-low": (
+        "DISTRIBUTION_VALUE_TOO_LOW",
+        lambda sb, a, span: report_body(sb, a, 1),
+        fee("REPORT_FEE") - 1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REJECTED_REPORTS))
+def test_submit_report_rejected(reporting_pool: PoolSandbox, case: str) -> None:
+    sb = reporting_pool
+    error, make, value = REJECTED_REPORTS[case]
+    view = sb.pool.reporting_epoch()
+    body = make(sb, sb.members["a"].address, view.end - view.start)
+    before = sb.keeper.balance
+    trace = sb.keeper.send(sb.pool.distribution, value or fee("REPORT_FEE"), body)
+    refused(sb, trace, error)
+    assert len(trace) == 3  # keeper -> distribution -> bounce to keeper; no participant hop
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
+    assert sb.pool.reporting_epoch() == view
+    assert not sb.pool.unclaimed(sb.members["a"].address, 1).found
+    sb.assert_conserved()
+
+
+def test_report_at_every_bound_is_accepted(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    span = view.end - view.start
+    a = sb.members["a"].address
+    body = report_body(
+        sb, a, 1, running=span, gpu=econ.MAX_GPU_SCORE, uptime=econ.BPS, outages=65_535
+    )
+    trace = sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), body).assert_success()
+    recorded = one(trace, ContributionRecorded)
+    expected = span * econ.MAX_GPU_SCORE  # uptime 10000 bps multiplies by exactly 1
+    assert (recorded.contribution, recorded.penalty_bps, recorded.bonus_bps) == (
+        expected,
+        econ.OUTAGE_PENALTY_BPS,
+        econ.BONUS_BPS,
+    )
+    after = sb.pool.reporting_epoch()
+    assert aggregates(after) == (expected, expected * 1000, expected * 1000, 1)
+    sb.assert_conserved()
+
+
+def test_report_without_reporting_epoch(open_pool: PoolSandbox) -> None:
+    sb = open_pool
+    trace = sb.keeper.send(
+        sb.pool.distribution, fee("REPORT_FEE"), report_body(sb, sb.members["a"].address, 1)
+    )
+    refused(sb, trace, "NO_REPORTING_EPOCH")
+    sb.assert_conserved()
+
+
+def test_report_after_window(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    sb.chain.set_now(view.deadline)
+    sb.report(sb.members["a"], 1, METRICS["a"]).assert_success()  # the deadline itself is in
+    sb.chain.set_now(view.deadline + 1)
+    trace = sb.report(sb.members["b"], 1, METRICS["b"])
+    refused(sb, trace, "REPORT_WINDOW_CLOSED")
+    assert sb.pool.reporting_epoch().reporters == 1
+    sb.assert_conserved()
+
+
+def test_paused_blocks_reports_and_closing_but_not_claims(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    report_all(sb, 1)
+    sb.pool.admin_call(sb.pauser, m.PausePool(query_id=1)).assert_success()
+    assert sb.pool.ledger().paused
+    refused(sb, sb.report(sb.members["a"], 1, METRICS["a"]), "DISTRIBUTION_PAUSED")
+    sb.chain.set_now(sb.pool.ledger().epoch_start + sb.pool.ledger().epoch_length)
+    refused(sb, sb.pool.close_epoch(sb.keeper), "DISTRIBUTION_PAUSED")
+    # Members still take out what they earned: finalize and claim work while paused.
+    one(sb.finalize(), EpochFinalized)
+    settled = one(sb.pool.claim_rewards(sb.members["a"], 1).assert_success(), RewardSettled)
+    assert settled.paid_now and settled.payout > 0
+    sb.pool.admin_call(sb.admin, m.UnpausePool(query_id=2)).assert_success()
+    one(sb.pool.close_epoch(sb.keeper).assert_success(), EpochClosed)
+    sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- reports the participant refuses
+
+
+def _non_member(sb: PoolSandbox) -> tuple[Wallet, int | None]:
+    return sb.wallet("never-joined"), None  # its participant does not exist: compute skipped
+
+
+def _unverified(sb: PoolSandbox) -> tuple[Wallet, int | None]:
+    return sb.members["u"], code("NOT_VERIFIED")
+
+
+def _replayed(sb: PoolSandbox) -> tuple[Wallet, int | None]:
+    sb.report(sb.members["a"], 1, METRICS["a"]).assert_success()
+    return sb.members["a"], code("REPORT_REPLAYED")
+
+
+@pytest.mark.parametrize("who", [_non_member, _unverified, _replayed])
+def test_report_refused_by_participant_refunds_relay(
+    reporting_pool: PoolSandbox, who: Callable[[PoolSandbox], tuple[Wallet, int | None]]
+) -> None:
+    sb = reporting_pool
+    member, participant_code = who(sb)
+    view = sb.pool.reporting_epoch()
+    ledger = sb.pool.ledger()
+    before = sb.keeper.balance
+    trace = sb.report(member, 1, METRICS["b"])
+    assert dist_tx(sb, trace, m.SubmitReport.PREFIX).success
+    apply = trace.find(sb.pool.participant_address(member.address), m.ApplyReport.PREFIX)
+    if participant_code is None:
+        assert apply.compute_skipped == "no-state"
+    else:
+        assert apply.exit_code == participant_code
+    assert apply.bounced
+    back = dist_tx(sb, trace, RICH_BOUNCE_OP)
+    assert back.success and back.in_message is not None and back.in_message.bounced
+    (refund,) = back.internal_out
+    assert refund.dest == sb.keeper.address and refund.op == m.ReturnExcesses.PREFIX
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
+    assert sb.pool.reporting_epoch() == view
+    after = sb.pool.ledger()
+    assert (after.unsettled, after.reserve, after.pending_credit) == (
+        ledger.unsettled,
+        ledger.reserve,
+        ledger.pending_credit,
+    )
+    sb.assert_conserved()
+
+
+def test_report_for_withdrawn_member_is_refused(open_pool: PoolSandbox) -> None:
+    sb = open_pool
+    d = sb.members["c"]
+    sb.pool.unregister(d).assert_success()
+    sb.chain.advance(sb.params.unbonding_seconds)
+    sb.pool.withdraw_stake(d).assert_success()
+    sb.close_epoch()
+    trace = sb.report(d, 1, METRICS["c"])
+    apply = trace.find(sb.pool.participant_address(d.address), m.ApplyReport.PREFIX)
+    assert apply.exit_code == code("NOT_ACTIVE")
+    assert dist_tx(sb, trace, RICH_BOUNCE_OP).success
+    assert sb.pool.reporting_epoch().reporters == 0
+    sb.assert_conserved()
+
+
+def test_report_replayed_in_a_later_epoch(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    a = sb.members["a"]
+    report_all(sb, 1)
+    sb.finalize()
+    sb.pool.send_income(sb.proxy, ton(5)).assert_success()
+    sb.close_epoch()
+    refused(sb, sb.report(a, 1, METRICS["a"]), "WRONG_REPORT_EPOCH")
+    assert sb.pool.reporting_epoch().reporters == 0
+    sb.assert_conserved()
+
+
+def test_contribution_arriving_after_the_window_is_undone(reporting_pool: PoolSandbox) -> None:
+    """RecordContribution refused by the distribution bounces and the participant undoes it.
+
+    On a real chain ApplyReport can be sent just before the deadline and reach the member's
+    contract in a later block, after it; the emulator runs a trace at one instant, so the
+    in-flight ApplyReport is delivered by hand, from the distribution, after the deadline.
+    """
+    sb = reporting_pool
+    a = sb.members["a"]
+    view = sb.pool.reporting_epoch()
+    sb.chain.set_now(view.deadline + 1)
+    target = sb.pool.participant_address(a.address)
+    metrics = METRICS["a"]
+    body = m.ApplyReport(
+        query_id=3,
+        epoch=1,
+        running_seconds=metrics.running_seconds,
+        gpu_score=metrics.gpu_score,
+        uptime_bps=metrics.uptime_bps,
+        outages=metrics.outages,
+        excess_to=sb.keeper.address,
+    ).to_cell()
+    before = sb.keeper.balance
+    trace = sb.chain.send_internal(sb.pool.distribution, target, fee("REPORT_FEE"), body)
+    record = dist_tx(sb, trace, m.RecordContribution.PREFIX)
+    assert record.exit_code == code("REPORT_WINDOW_CLOSED") and record.bounced
+    restore = trace.find(target, RICH_BOUNCE_OP)
+    assert restore.success
+    assert trace[-1].address_raw == raw_address(sb.keeper.address)
+    assert sb.keeper.balance > before  # the relay value came back to whoever paid it
+    info = sb.pool.participant_info(a.address)
+    assert (info.last_reported_epoch, info.epochs_reported) == (0, 0)
+    assert (info.total_running_seconds, info.total_contribution) == (0, 0)
+    assert not sb.pool.unclaimed(a.address, 1).found
+    assert not sb.pool.epoch_record(a.address, 1).found
+    assert sb.pool.reporting_epoch() == view
+    sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- CloseEpoch / FinalizeEpoch
+
+
+def test_close_epoch_not_over(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    ledger = sb.pool.ledger()
+    sb.chain.set_now(ledger.epoch_start + ledger.epoch_length - 1)
+    refused(sb, sb.pool.close_epoch(sb.keeper), "EPOCH_NOT_OVER")
+    assert sb.pool.ledger().current_epoch == ledger.current_epoch
+    sb.assert_conserved()
+
+
+def test_close_epoch_value_too_low(open_pool: PoolSandbox) -> None:
+    sb = open_pool
+    ledger = sb.pool.ledger()
+    sb.chain.set_now(ledger.epoch_start + ledger.epoch_length)
+    trace = sb.pool.close_epoch(sb.keeper, value=fee("EPOCH_CRANK_FEE") - 1)
+    refused(sb, trace, "DISTRIBUTION_VALUE_TOO_LOW")
+    assert sb.pool.ledger().epochs_closed == 0
+    sb.assert_conserved()
+
+
+def test_close_epoch_while_previous_still_reporting(open_pool: PoolSandbox) -> None:
+    sb = open_pool
+    ledger = sb.pool.ledger()
+    # Closed late, epoch 1's report window reaches past the end of epoch 2.
+    sb.chain.set_now(ledger.epoch_start + 2 * ledger.epoch_length - ledger.report_grace // 2)
+    closed = one(sb.pool.close_epoch(sb.keeper).assert_success(), EpochClosed)
+    assert (closed.epoch, closed.end) == (1, ledger.epoch_start + ledger.epoch_length)
+    sb.chain.set_now(closed.end + ledger.epoch_length)
+    assert sb.chain.now <= closed.report_deadline
+    refused(sb, sb.pool.close_epoch(sb.keeper), "PREVIOUS_EPOCH_STILL_REPORTING")
+    # Once the window is over, the close finalizes epoch 1 on the way.
+    sb.chain.set_now(closed.report_deadline + 1)
+    trace = sb.pool.close_epoch(sb.keeper).assert_success()
+    assert one(trace, EpochFinalized).epoch == 1
+    assert one(trace, EpochClosed).epoch == 2
+    sb.assert_conserved()
+
+
+def test_finalize_without_reporting_epoch(open_pool: PoolSandbox) -> None:
+    sb = open_pool
+    refused(sb, sb.pool.finalize_epoch(sb.keeper), "NO_REPORTING_EPOCH")
+    sb.assert_conserved()
+
+
+def test_finalize_while_window_open(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    sb.chain.set_now(sb.pool.reporting_epoch().deadline)
+    refused(sb, sb.pool.finalize_epoch(sb.keeper), "REPORT_WINDOW_OPEN")
+    sb.chain.advance(1)
+    refused(
+        sb,
+        sb.pool.finalize_epoch(sb.keeper, value=fee("EPOCH_CRANK_FEE") - 1),
+        "DISTRIBUTION_VALUE_TOO_LOW",
+    )
+    one(sb.pool.finalize_epoch(sb.keeper).assert_success(), EpochFinalized)
+    refused(sb, sb.pool.finalize_epoch(sb.keeper), "NO_REPORTING_EPOCH")
+    sb.assert_conserved()
+
+
+def test_nobody_reported_sends_net_to_reserve(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    net = sb.pool.reporting_epoch().net
+    fin = one(sb.finalize(), EpochFinalized)
+    assert (fin.claimable, fin.penalty_pool, fin.bonus_paid, fin.reporters) == (0, 0, 0, 0)
+    ledger = sb.pool.ledger()
+    assert (ledger.reserve, ledger.unsettled) == (net, 0)
+    assert not sb.pool.final_epoch(1).found
+    sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- claims and payouts
+
+
+def test_full_epoch_matches_model_and_retires(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    received = sb.pool.ledger().received
+    report_all(sb, 1)
+    fin = one(sb.finalize(), EpochFinalized)
+    expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
+    s = expected.settlement
+    assert (fin.penalty_pool, fin.bonus_paid, fin.claimable, fin.reporters) == (
+        s.penalty_pool,
+        s.bonus_paid,
+        s.claimable,
+        3,
+    )
+    assert sb.pool.ledger().reserve == s.reserve_out
+    for (name, _), share in zip(METRICS.items(), expected.shares, strict=True):
+        member = sb.members[name]
+        before = member.balance
+        trace = sb.pool.crank_payout(sb.keeper, member.address, 1).assert_success()
+        settled = one(trace, RewardSettled)
+        assert (settled.payout, settled.pending_carry, settled.paid_now) == (share.payout, 0, True)
+        (payout_tx,) = trace.find_all(member.address, m.RewardPayout.PREFIX)
+        assert payout_tx.in_message is not None
+        assert member.balance - before == payout_tx.in_message.value - payout_tx.total_fees
+        sb.assert_conserved()
+    retired = [e for e in events_of(trace) if isinstance(e, EpochRetired)]
+    assert retired == [EpochRetired(epoch=1, dust=expected.dust)]
+    ledger = sb.pool.ledger()
+    assert ledger.reserve == expected.reserve_after_sweep
+    assert ledger.paid == sum(expected.payouts)
+    assert (ledger.unsettled, ledger.pending_credit, ledger.dust_swept) == (0, 0, expected.dust)
+    assert not sb.pool.final_epoch(1).found
+
+
+def test_crank_pays_the_keeper_back_its_excess(reporting_pool: PoolSandbox) -> None:
+    """A keeper's unspent crank value goes back to the keeper, not to the member it paid."""
+    sb = reporting_pool
+    report_all(sb, 1)
+    sb.finalize()
+    a = sb.members["a"]
+    before = sb.keeper.balance
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
+    settled = one(trace, RewardSettled)
+    (payout_tx,) = trace.find_all(a.address, m.RewardPayout.PREFIX)
+    assert payout_tx.in_message is not None
+    assert payout_tx.in_message.value == settled.payout
+    spent = before - sb.keeper.balance
+    assert 0 < spent < fee("MEMBER_OP_FEE") // 2
+    sb.assert_conserved()
+
+
+def test_claim_before_final_restores_the_slip(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    report_all(sb, 1)
+    a = sb.members["a"]
+    slip = sb.pool.unclaimed(a.address, 1)
+    assert slip.found
+    before = sb.keeper.balance
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 1)
+    refused(sb, trace, "EPOCH_NOT_FINAL", m.SettleClaim.PREFIX)
+    restore = trace.find(sb.pool.participant_address(a.address), RICH_BOUNCE_OP)
+    assert restore.success
+    assert sb.pool.unclaimed(a.address, 1) == slip
+    assert sb.pool.participant_info(a.address).pending == 0
+    assert sb.pool.reporting_epoch().reporters == 3
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
+    sb.assert_conserved()
+    # The same crank after the window finalizes on the way and pays.
+    sb.chain.set_now(sb.pool.reporting_epoch().deadline + 1)
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
+    assert one(trace, EpochFinalized).epoch == 1 and one(trace, RewardSettled).paid_now
+    sb.assert_conserved()
+
+
+def test_claim_without_slip_and_for_unknown_epoch(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    a = sb.members["a"]
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 7)
+    tx = trace.find(sb.pool.participant_address(a.address), m.CrankPayout.PREFIX)
+    assert tx.exit_code == code("NOTHING_TO_CLAIM")
+    # The distribution itself refuses an epoch it holds no final record of; a real
+    # participant never asks for one, so the claim comes from a never-deployed participant.
+    ghost = sb.wallet("ghost").address
+    claim = m.SettleClaim(
+        query_id=1,
+        epoch=7,
+        contribution=1,
+        penalty_bps=0,
+        bonus_bps=0,
+        pending_carry=0,
+        pay_below_minimum=True,
+        member=ghost,
+        excess_to=ghost,
+    ).to_cell()
+    ledger = sb.pool.ledger()
+    trace = sb.chain.send_internal(
+        sb.pool.participant_address(ghost), sb.pool.distribution, fee("MEMBER_OP_FEE"), claim
+    )
+    assert trace[0].exit_code == code("UNKNOWN_EPOCH") and trace[0].bounced
+    after = sb.pool.ledger()
+    assert (after.paid, after.unsettled, after.reserve) == (
+        ledger.paid,
+        ledger.unsettled,
+        ledger.reserve,
+    )
+    sb.assert_conserved()
+
+
+def test_below_minimum_stays_pending_then_paid_with_next_epoch() -> None:
+    signer = OracleSigner.from_seed_text("pending-oracle")
+    params = PoolParams(oracle_key=signer.public_key, min_payout=ton(2))
+    sb = PoolSandbox.create(params=params, oracle_seed="pending-oracle")
+    a, b = sb.add_member("a"), sb.add_member("b")
+    metrics = [METRICS["a"], METRICS["b"]]
+    reserve = 0
+    payouts: list[int] = []
+    own: list[int] = []
+    for epoch, income in ((1, ton("2.5")), (2, ton(20))):
+        sb.pool.send_income(sb.proxy, income).assert_success()
+        closed = one(sb.close_epoch(), EpochClosed)
+        sb.report(a, epoch, metrics[0]).assert_success()
+        sb.report(b, epoch, metrics[1]).assert_success()
+        one(sb.finalize(), EpochFinalized)
+        expected = econ.simulate_epoch(closed.received, sb.params.commission_bps, reserve, metrics)
+        payouts.append(expected.shares[0].payout)
+        trace = sb.pool.crank_payout(sb.keeper, a.address, epoch).assert_success()
+        settled = one(trace, RewardSettled)
+        assert settled.payout == expected.shares[0].payout
+        if epoch == 1:
+            assert settled.payout < params.min_payout
+            assert (settled.pending_carry, settled.paid_now) == (0, False)
+            credited = one(trace, PendingCredited)
+            assert credited.pending == settled.payout
+            assert sb.pool.participant_info(a.address).pending == settled.payout
+            assert sb.pool.ledger().pending_credit == settled.payout
+            assert not trace.find_all(a.address, m.RewardPayout.PREFIX)
+        else:
+            assert (settled.pending_carry, settled.paid_now) == (payouts[0], True)
+            (paid,) = trace.find_all(a.address, m.RewardPayout.PREFIX)
+            body = m.RewardPayout.from_cell(paid.in_message.body) if paid.in_message else None
+            assert body is not None and body.amount == sum(payouts)
+            assert sb.pool.participant_info(a.address).pending == 0
+            assert sb.pool.ledger().pending_credit == 0
+        sb.assert_conserved()
+        # b claims itself: a member is paid whatever the amount, even below the minimum.
+        mine = one(sb.pool.claim_rewards(b, epoch).assert_success(), RewardSettled)
+        assert (mine.payout, mine.paid_now) == (expected.shares[1].payout, True)
+        own.append(mine.payout)
+        reserve = expected.reserve_after_sweep
+        sb.assert_conserved()
+    assert sb.pool.ledger().paid == sum(payouts) + sum(own)
+
+
+def test_two_settlements_in_flight_keep_both_pending() -> None:
+    """Two below-minimum credits for one member arriving back to back both stay owed."""
+    signer = OracleSigner.from_seed_text("flight-oracle")
+    params = PoolParams(oracle_key=signer.public_key, min_payout=ton(1_000))
+    sb = PoolSandbox.create(params=params, oracle_seed="flight-oracle")
+    a = sb.add_member("a")
+    for epoch in (1, 2):
+        sb.pool.send_income(sb.proxy, ton(10)).assert_success()
+        sb.close_epoch()
+        sb.report(a, epoch, METRICS["a"]).assert_success()
+    sb.finalize()
+    target = sb.pool.participant_address(a.address)
+    cranks = [
+        (internal_message(dest=target, value=fee("MEMBER_OP_FEE"), body=crank.to_cell()), 3)
+        for crank in (m.CrankPayout(query_id=1, epoch=1), m.CrankPayout(query_id=2, epoch=2))
+    ]
+    trace = sb.keeper.send_raw(cranks).assert_success()
+    owed = sum(e.payout for e in events_of(trace) if isinstance(e, RewardSettled))
+    assert sb.pool.ledger().pending_credit == owed
+    assert sb.pool.participant_info(a.address).pending == owed
+
+
+# ---------------------------------------------------------------- CreditPending bounce
+
+
+def rich_bounce(original: Cell, value: int, exit_code: int) -> Cell:
+    """The body the TVM delivers for a RichBounceOnlyRootCell bounce (stdlib RichBounceBody)."""
+    info = begin_cell().store_coins(value).store_bit(0).store_uint(1, 64).store_uint(1, 32)
+    return (
+        begin_cell()
+        .store_uint(RICH_BOUNCE_OP, 32)
+        .store_ref(original)
+        .store_ref(info.end_cell())
+        .store_uint(1, 8)  # bounced by the compute phase
+        .store_int(exit_code, 32)
+        .store_bit(1)
+        .store_uint(1_000, 32)
+        .store_uint(100, 32)
+        .end_cell()
+    )
+
+
+def test_credit_pending_bounce_moves_the_amount_to_reserve() -> None:
+    """A participant cannot refuse CreditPending in practice, so the TVM's bounce is injected."""
+    signer = OracleSigner.from_seed_text("credit-oracle")
+    params = PoolParams(oracle_key=signer.public_key, min_payout=ton(1_000))
+    sb = PoolSandbox.create(params=params, oracle_seed="credit-oracle")
+    a = sb.add_member("a")
+    sb.pool.send_income(sb.proxy, ton(10)).assert_success()
+    sb.close_epoch()
+    sb.report(a, 1, METRICS["a"]).assert_success()
+    sb.finalize()
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
+    credit_msg = next(
+        msg for tx in trace for msg in tx.internal_out if msg.op == m.CreditPending.PREFIX
+    )
+    credit = m.CreditPending.from_cell(credit_msg.body)
+    ledger = sb.pool.ledger()
+    assert ledger.pending_credit == credit.amount > 0
+    before = sb.keeper.balance
+    value = ton("0.03")
+    trace = sb.chain.send_internal(
+        sb.pool.participant_address(a.address),
+        sb.pool.distribution,
+        value,
+        rich_bounce(credit_msg.body, value, code("PARTICIPANT_NOT_FROM_DISTRIBUTION")),
+        bounce=False,
+        bounced=True,
+    )
+    tx = dist_tx(sb, trace)
+    assert tx.success
+    (refund,) = tx.internal_out
+    assert refund.dest == sb.keeper.address == credit.excess_to
+    assert refund.value == value - (tx.total_fees - tx.storage_fees) - refund.fwd_fee
+    assert sb.keeper.balance - before == refund.value - trace[-1].total_fees
+    after = sb.pool.ledger()
+    assert after.pending_credit == ledger.pending_credit - credit.amount
+    assert after.reserve == ledger.reserve + credit.amount
+    assert after.paid == ledger.paid
+    sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- roles
+
+
+def _pool_only(sb: PoolSandbox) -> dict[str, Cell]:
+    anyone = sb.keeper.address
+    return {
+        "InitDistribution": m.InitDistribution(
+            query_id=1,
+            registry=anyone,
+            oracle_key=1,
+            commission_bps=500,
+            epoch_length=86_400,
+            report_grace=3_600,
+            min_payout=1,
+        ).to_cell(),
+        "SetPaused": m.SetPaused(query_id=1, paused=True).to_cell(),
+        "UpdateDistributionConfig": m.UpdateDistributionConfig(
+            query_id=1, oracle_key=1, commission_bps=1500, epoch_length=86_400
+        ).to_cell(),
+        "SendCommission": m.SendCommission(query_id=1, recipient=anyone).to_cell(),
+        "UpgradeCode": m.UpgradeCode(query_id=1, code=begin_cell().end_cell()).to_cell(),
+    }
+
+
+def _participant_only(sb: PoolSandbox, member: Address) -> dict[str, Cell]:
+    return {
+        "RecordContribution": m.RecordContribution(
+            query_id=1,
+            epoch=1,
+            previous_epoch=0,
+            contribution=10**12,
+            penalty_bps=0,
+            bonus_bps=1000,
+            member=member,
+            excess_to=member,
+        ).to_cell(),
+        "SettleClaim": m.SettleClaim(
+            query_id=1,
+            epoch=1,
+            contribution=10**12,
+            penalty_bps=0,
+            bonus_bps=1000,
+            pending_carry=0,
+            pay_below_minimum=True,
+            member=member,
+            excess_to=member,
+        ).to_cell(),
+    }
+
+
+WALLET_ROLES = ("admin", "pauser", "cocoon-proxy", "keeper", "a")
+
+
+def _role_address(sb: PoolSandbox, role: str) -> Address:
+    if role in sb.chain.wallets:
+        return sb.chain.wallets[role].address
+    return {
+        "registry": sb.pool.registry,
+        "participant-a": sb.pool.participant_address(sb.members["a"].address),
+        "operator": sb.pool.operator,
+    }[role]
+
+
+def _send_as(sb: PoolSandbox, role: str, body: Cell) -> Trace:
+    value = ton("0.1")
+    if role in sb.chain.wallets:
+        return sb.chain.wallets[role].send(sb.pool.distribution, value, body)
+    # A contract's own message, delivered as it would arrive (non-bounceable keeps it simple:
+    # the refused value stays and counts as income, which the books check covers).
+    return sb.chain.send_internal(
+        _role_address(sb, role), sb.pool.distribution, value, body, bounce=False
+    )
+
+
+@pytest.mark.parametrize("role", [*WALLET_ROLES, "registry", "participant-a"])
+@pytest.mark.parametrize(
+    "op",
+    ["InitDistribution", "SetPaused", "UpdateDistributionConfig", "SendCommission", "UpgradeCode"],
+)
+def test_pool_only_ops_refuse_other_senders(
+    reporting_pool: PoolSandbox, op: str, role: str
+) -> None:
+    sb = reporting_pool
+    ledger = sb.pool.ledger()
+    trace = _send_as(sb, role, _pool_only(sb)[op])
+    tx = dist_tx(sb, trace)
+    assert tx.exit_code == code("DISTRIBUTION_NOT_FROM_POOL"), tx.describe()
+    after = sb.pool.ledger()
+    assert dataclasses.replace(after, open_income=0) == dataclasses.replace(ledger, open_income=0)
+    sb.assert_conserved()
+
+
+@pytest.mark.parametrize("role", [*WALLET_ROLES, "registry", "operator", "participant-b"])
+@pytest.mark.parametrize("op", ["RecordContribution", "SettleClaim"])
+def test_participant_only_ops_refuse_other_senders(
+    reporting_pool: PoolSandbox, op: str, role: str
+) -> None:
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    a = sb.members["a"].address
+    body = _participant_only(sb, a)[op]
+    if role == "participant-b":
+        # Another member's own contract cannot speak for member a.
+        trace = sb.chain.send_internal(
+            sb.pool.participant_address(sb.members["b"].address),
+            sb.pool.distribution,
+            ton("0.1"),
+            body,
+            bounce=False,
+        )
+    else:
+        trace = _send_as(sb, role, body)
+    tx = dist_tx(sb, trace)
+    assert tx.exit_code == code("DISTRIBUTION_NOT_FROM_PARTICIPANT"), tx.describe()
+    assert sb.pool.reporting_epoch() == view
+    sb.assert_conserved()
+
+
+@pytest.mark.parametrize("role", ["admin", "keeper", "a", "b"])
+def test_credit_pending_only_from_distribution(reporting_pool: PoolSandbox, role: str) -> None:
+    sb = reporting_pool
+    a = sb.members["a"].address
+    body = m.CreditPending(query_id=1, epoch=1, amount=ton(50), excess_to=a).to_cell()
+    sender = sb.chain.wallets[role]
+    trace = sender.send(sb.pool.participant_address(a), ton("0.1"), body)
+    tx = trace.find(sb.pool.participant_address(a))
+    assert tx.exit_code == code("PARTICIPANT_NOT_FROM_DISTRIBUTION") and tx.bounced
+    assert sb.pool.participant_info(a).pending == 0
+    # Sent to the distribution it is no operation at all.
+    refused(sb, sender.send(sb.pool.distribution, ton("0.1"), body), "DISTRIBUTION_UNKNOWN_OP")
+    sb.assert_conserved()
+
+
+def test_init_twice_from_the_pool_is_refused(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    body = _pool_only(sb)["InitDistribution"]
+    trace = sb.chain.send_internal(
+        sb.pool.operator, sb.pool.distribution, ton("0.1"), body, bounce=False
+    )
+    assert dist_tx(sb, trace).exit_code == code("DISTRIBUTION_ALREADY_INITIALIZED")
+    sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- commission
+
+
+def test_commission_collected_exactly(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    ledger = sb.pool.ledger()
+    first = ledger.commission
+    assert first == ledger.received * sb.params.commission_bps // econ.BPS
+    report_all(sb, 1)
+    sb.finalize()
+    sb.pool.send_income(sb.proxy, ton(33)).assert_success()
+    closed = one(sb.close_epoch(), EpochClosed)
+    second = closed.commission
+    assert second == closed.received * sb.params.commission_bps // econ.BPS
+    assert sb.pool.ledger().commission_unpaid == first + second
+    refused_tx = sb.pool.admin_call(sb.keeper, m.CollectCommission(query_id=1))
+    assert refused_tx.find(sb.pool.operator).exit_code == code("NOT_ADMIN")
+    before_admin = sb.admin.balance
+    before_dist = sb.chain.get_balance(sb.pool.distribution)
+    trace = sb.pool.admin_call(sb.admin, m.CollectCommission(query_id=2)).assert_success()
+    collected = one(trace, CommissionCollected)
+    assert (collected.amount, collected.recipient) == (first + second, sb.admin.address)
+    assert sb.chain.get_balance(sb.pool.distribution) == before_dist - collected.amount - (
+        storage_of(trace, sb.pool.distribution)
+    )
+    assert sb.admin.balance - before_admin == collected.amount - trace_fees(trace) + (
+        storage_of(trace, sb.pool.distribution) + storage_of(trace, sb.pool.operator)
+    )
+    ledger = sb.pool.ledger()
+    assert (ledger.commission_unpaid, ledger.commission) == (0, first + second)
+    sb.assert_conserved()
+    again = one(sb.pool.admin_call(sb.admin, m.CollectCommission(query_id=3)), CommissionCollected)
+    assert again.amount == 0
+    sb.assert_conserved()
