@@ -9,6 +9,7 @@ from typer._click import exceptions as click_exceptions
 
 from cocoon_pool.cli.bench_cmd import bench_app
 from cocoon_pool.cli.info_cmd import info
+from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console
 from cocoon_pool.cli.simulate_cmd import simulate
 from cocoon_pool.errors import CocoonPoolError, UsageError
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.command("simulate")(simulate)
 app.command("info")(info)
 app.add_typer(bench_app, name="bench")
+app.add_typer(oracle_app, name="oracle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,20 +39,25 @@ def main(argv: list[str] | None = None) -> int:
         error_console.print("aborted")
         return 130
     except click_exceptions.NoArgsIsHelpError as exc:
-        error_console.print(exc.format_message(), highlight=False, soft_wrap=True)
+        error_console.print(exc.format_message(), highlight=False, markup=False, soft_wrap=True)
         return 0
     except click_exceptions.UsageError as exc:
-        error_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True)
+        error_console.print(
+            f"error: {exc.format_message()}", highlight=False, markup=False, soft_wrap=True
+        )
         return 2
     except UsageError as exc:
         error_console.print(
-            f"error: {exc.message} (hint: {exc.hint})", highlight=False, soft_wrap=True
+            f"error: {exc.message} (hint: {exc.hint})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
         return 2
     except CocoonPoolError as exc:
-        error_console.print(f"error: {exc.message}", highlight=False, soft_wrap=True)
+        error_console.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
         if exc.hint:
-            error_console.print(f"hint: {exc.hint}", highlight=False, soft_wrap=True)
+            error_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
         return 1
     return 0
 

@@ -1,0 +1,143 @@
+"""Signed epoch reports, stored once per (epoch, member) for any relayer to send.
+
+The stored body is the ``SubmitReport`` message body exactly as ``Pool.submit_report``
+sends it: a relayer sends it to the RewardDistribution contract with ``REPORT_FEE``.
+ed25519 signatures are deterministic and the query id is the epoch, so recomputing the
+same metrics reproduces the same BOC byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from ton_core import Address, Cell
+
+from cocoon_pool.contracts.messages import SubmitReport
+from cocoon_pool.contracts.reports import OracleSigner, build_report
+from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.errors import EconomicsError
+from cocoon_pool.oracle.errors import OracleReportError
+from cocoon_pool.oracle.metrics import EpochResult, EpochWindow, Observation, Scoring, epoch_metrics
+from cocoon_pool.oracle.models import Report, Sample
+
+STATUS_NEW = "new"
+STATUS_EXISTING = "existing"
+STATUS_CONFLICT = "conflict"
+"""The stored report differs from what the samples give now; the stored one is kept."""
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    status: str
+    row: Report
+    result: EpochResult
+
+    @property
+    def metrics(self) -> MemberMetrics:
+        """The metrics inside the stored (signed) body."""
+        return MemberMetrics(
+            running_seconds=self.row.running_seconds,
+            gpu_score=self.row.gpu_score,
+            uptime_bps=self.row.uptime_bps,
+            outages=self.row.outages,
+        )
+
+    def body(self) -> Cell:
+        return decode_body(self.row.body_boc)
+
+
+def decode_body(boc_base64: str) -> Cell:
+    return Cell.one_from_boc(base64.b64decode(boc_base64))
+
+
+def signed_body(
+    signer: OracleSigner, distribution: str, epoch: int, member: str, metrics: MemberMetrics
+) -> SubmitReport:
+    report = build_report(Address(distribution), epoch, Address(member), metrics)
+    return signer.submit_message(report, query_id=epoch)
+
+
+def load_observations(session: Session, member: str, window: EpochWindow) -> list[Observation]:
+    rows = session.execute(
+        select(Sample.taken_at, Sample.ok, Sample.throughput_mtps, Sample.gpu_model)
+        .where(Sample.member == member)
+        .where(Sample.taken_at >= window.start, Sample.taken_at < window.end)
+        .order_by(Sample.taken_at, Sample.id)
+    ).all()
+    return [Observation(r.taken_at, r.ok, r.throughput_mtps, r.gpu_model) for r in rows]
+
+
+def compute(session: Session, member: str, window: EpochWindow, scoring: Scoring) -> EpochResult:
+    return epoch_metrics(load_observations(session, member, window), window, scoring)
+
+
+def _same(row: Report, metrics: MemberMetrics) -> bool:
+    return (row.running_seconds, row.gpu_score, row.uptime_bps, row.outages) == (
+        metrics.running_seconds,
+        metrics.gpu_score,
+        metrics.uptime_bps,
+        metrics.outages,
+    )
+
+
+def store_report(
+    session: Session,
+    *,
+    signer: OracleSigner,
+    distribution: str,
+    member: str,
+    window: EpochWindow,
+    scoring: Scoring,
+    now: int,
+) -> StoredReport:
+    """Compute, sign and store one member's report; an existing report is never replaced."""
+    result = compute(session, member, window, scoring)
+    existing = session.scalars(
+        select(Report).where(Report.epoch == window.epoch, Report.member == member)
+    ).one_or_none()
+    if existing is not None:
+        status = STATUS_EXISTING if _same(existing, result.metrics) else STATUS_CONFLICT
+        return StoredReport(status, existing, result)
+    try:
+        result.metrics.check_epoch(window.length)
+    except EconomicsError as exc:
+        raise OracleReportError(exc.message, exc.hint) from exc
+    body = signed_body(signer, distribution, window.epoch, member, result.metrics).to_cell()
+    row = Report(
+        epoch=window.epoch,
+        member=member,
+        distribution=distribution,
+        epoch_start=window.start,
+        epoch_length=window.length,
+        running_seconds=result.metrics.running_seconds,
+        gpu_score=result.metrics.gpu_score,
+        uptime_bps=result.metrics.uptime_bps,
+        outages=result.metrics.outages,
+        expected_samples=result.expected_slots,
+        up_samples=result.up_slots,
+        oracle_public_key=f"{signer.public_key:064x}",
+        body_boc=base64.b64encode(body.to_boc()).decode("ascii"),
+        body_hash=body.hash.hex(),
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Another process stored this (epoch, member) between our read and our write;
+        # the unique constraint keeps theirs and we report it as existing.
+        stored = session.scalars(
+            select(Report).where(Report.epoch == window.epoch, Report.member == member)
+        ).one()
+        status = STATUS_EXISTING if _same(stored, result.metrics) else STATUS_CONFLICT
+        return StoredReport(status, stored, result)
+    return StoredReport(STATUS_NEW, row, result)
+
+
+def stored_reports(session: Session, epoch: int) -> Sequence[Report]:
+    return session.scalars(select(Report).where(Report.epoch == epoch).order_by(Report.id)).all()

@@ -1,0 +1,257 @@
+"""The oracle service: sample members, keep the schedule across restarts, sign reports.
+
+All state lives in the database, so a restarted oracle continues where it stopped: it
+waits until ``poll_interval`` has passed since the last stored sample, and epochs are
+accounted from whatever samples are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.oracle.config import OracleConfig
+from cocoon_pool.oracle.db import open_database
+from cocoon_pool.oracle.errors import OracleDatabaseError, OracleReportError
+from cocoon_pool.oracle.metrics import EpochWindow
+from cocoon_pool.oracle.models import Report, Sample
+from cocoon_pool.oracle.poller import PollResult, PollSettings, poll_once
+from cocoon_pool.oracle.reports import StoredReport, store_report
+
+log = logging.getLogger("cocoon_pool.oracle")
+
+Clock = Callable[[], float]
+Sleeper = Callable[[float], bool]
+"""Sleep up to the given seconds; False when woken early because the oracle must stop."""
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the loop finishes the poll in progress, then stops."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def sleep(self, seconds: float) -> bool:
+        return not self._event.wait(max(0.0, seconds))
+
+
+@contextmanager
+def stop_on_signals(stop: StopFlag) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to ``stop`` (main thread only), restoring the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current poll", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    polls: int
+    samples: int
+    down: int
+    reports: int
+    stopped: bool
+
+
+class Oracle:
+    """An open oracle database plus the configuration it serves."""
+
+    def __init__(self, config: OracleConfig, clock: Clock = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.engine: Engine
+        self.sessions: sessionmaker[Session]
+        self.engine, self.sessions = open_database(config.database_url)
+        self._signer: OracleSigner | None = None
+        self._skipped: set[int] = set()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Oracle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def signer(self) -> OracleSigner:
+        if self._signer is None:
+            self._signer = self.config.key.load()
+        return self._signer
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    # -- sampling -------------------------------------------------------------------------
+
+    def poll_settings(self) -> PollSettings:
+        return PollSettings(
+            timeout=self.config.timeout,
+            concurrency=self.config.concurrency,
+            distribution=self.config.distribution if self.config.check_owner else None,
+        )
+
+    def sample(self, taken_at: int | None = None) -> list[PollResult]:
+        """Poll every member once and store the samples in one transaction."""
+        at = self.now() if taken_at is None else taken_at
+        results = poll_once(self.config.members, self.poll_settings(), at)
+        try:
+            with self.sessions.begin() as session:
+                session.add_all(r.to_row() for r in results)
+        except SQLAlchemyError as exc:
+            raise OracleDatabaseError(
+                f"cannot store samples: {exc}", "check that the database is reachable and writable"
+            ) from exc
+        return results
+
+    def last_sample_at(self) -> int | None:
+        with self.sessions() as session:
+            return session.scalar(select(func.max(Sample.taken_at)))
+
+    def first_sample_at(self) -> int | None:
+        with self.sessions() as session:
+            return session.scalar(select(func.min(Sample.taken_at)))
+
+    def next_due(self) -> int:
+        """When the next poll is due: ``poll_interval`` after the last stored sample."""
+        last = self.last_sample_at()
+        return self.now() if last is None else last + self.config.interval
+
+    def run(
+        self,
+        stop: StopFlag,
+        iterations: int | None = None,
+        sleep: Sleeper | None = None,
+    ) -> RunSummary:
+        """Poll on schedule until ``stop`` is set or ``iterations`` polls are done."""
+        sleeper = sleep or stop.sleep
+        if self.config.auto_report:
+            _ = self.signer  # a bad key fails at start, not at the end of an epoch
+        polls = samples = down = reports = 0
+        while not stop.is_set() and (iterations is None or polls < iterations):
+            wait = self.next_due() - self.clock()
+            if wait > 0:
+                if not sleeper(wait):
+                    break
+                continue
+            results = self.sample()
+            polls += 1
+            samples += len(results)
+            down += sum(not r.ok for r in results)
+            log.info(
+                "poll %d: %d up, %d down",
+                polls,
+                sum(r.ok for r in results),
+                sum(not r.ok for r in results),
+            )
+            if self.config.auto_report:
+                reports += self.auto_report()
+        return RunSummary(polls, samples, down, reports, stop.is_set())
+
+    # -- epochs and reports ---------------------------------------------------------------
+
+    def window(
+        self, epoch: int, start: int | None = None, length: int | None = None
+    ) -> EpochWindow:
+        cfg_start, cfg_length = (
+            self.config.epoch.window_of(epoch) if start is None or length is None else (0, 0)
+        )
+        return EpochWindow(
+            epoch=epoch,
+            start=cfg_start if start is None else start,
+            length=cfg_length if length is None else length,
+            interval=self.config.interval,
+        )
+
+    def report(
+        self, epoch: int, start: int | None = None, length: int | None = None
+    ) -> list[StoredReport]:
+        """Compute, sign and store (once) every member's report for an ended epoch."""
+        window = self.window(epoch, start, length)
+        now = self.now()
+        if now < window.end:
+            raise OracleReportError(
+                f"epoch {epoch} runs until {window.end} (now {now}); it is not over yet",
+                "report an epoch after it has ended, or pass --start/--length for another window",
+            )
+        signer = self.signer
+        try:
+            with self.sessions.begin() as session:
+                return [
+                    store_report(
+                        session,
+                        signer=signer,
+                        distribution=self.config.distribution,
+                        member=member.address,
+                        window=window,
+                        scoring=self.config.scoring,
+                        now=now,
+                    )
+                    for member in self.config.members
+                ]
+        except SQLAlchemyError as exc:
+            raise OracleDatabaseError(
+                f"cannot store reports: {exc}", "check that the database is reachable and writable"
+            ) from exc
+
+    def auto_report(self) -> int:
+        """Sign the last ended epoch once, if the oracle sampled it from its first slot."""
+        now = self.now()
+        epoch = self.config.epoch.epoch_at(now) - 1
+        if epoch < self.config.epoch.first:
+            return 0
+        window = self.window(epoch)
+        with self.sessions() as session:
+            done = session.scalar(
+                select(func.count()).select_from(Report).where(Report.epoch == epoch)
+            )
+        if done and done >= len(self.config.members):
+            return 0
+        first = self.first_sample_at()
+        if first is None or first >= window.start + self.config.interval:
+            if not done and epoch not in self._skipped:
+                self._skipped.add(epoch)
+                log.info(
+                    "epoch %d not reported automatically: sampling began after its first slot; "
+                    "run `cocoon-pool oracle report --epoch %d` to report it anyway",
+                    epoch,
+                    epoch,
+                )
+            return 0
+        stored = self.report(epoch)
+        new = sum(r.status == "new" for r in stored)
+        log.info("epoch %d: %d new signed reports stored", epoch, new)
+        return new
