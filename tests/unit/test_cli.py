@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from cocoon_pool.bench import GAS_GOALS, OPERATIONS
 from cocoon_pool.cli.app import main
 
 REQUIRED_KEYS = {
@@ -75,3 +77,25 @@ def test_bad_arguments_exit_2_with_one_line(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "Traceback" not in captured.err
+
+
+def test_bench_gas_is_equal_at_both_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "gas.json"
+    argv = ["bench", "gas", "--small", "5", "--large", "7", "--json", "--snapshot", str(snapshot)]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["members"] == [5, 7] and out["equal"] is True
+    assert out["gas"]["5"] == out["gas"]["7"]
+    assert set(out["gas"]["5"]) == set(OPERATIONS)
+    # The goals the issue sets for receiving Cocoon income and joining are met.
+    assert out["gas"]["5"]["cocoon_payout"] <= GAS_GOALS["cocoon_payout"]
+    assert out["gas"]["5"]["register"] <= GAS_GOALS["register"]
+    assert json.loads(snapshot.read_text())["gas"] == out["gas"]
+
+
+def test_bench_gas_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "gas", "--small", "5", "--large", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "owner_worker_register" in out and "equal at both sizes: yes" in out
