@@ -88,6 +88,12 @@ class IncomeTracker:
         self.fees = 0
         self._seen = 0
 
+    def fork(self, chain: EmulatedChain) -> IncomeTracker:
+        """This tracker's totals, following ``chain`` (a fork of the one it follows)."""
+        other = IncomeTracker(chain, Address(self.distribution_raw))
+        other.received, other.fees, other._seen = self.received, self.fees, self._seen
+        return other
+
     def update(self) -> None:
         history = self.chain.transactions
         for tx in history[self._seen :]:

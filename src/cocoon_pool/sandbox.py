@@ -6,7 +6,7 @@ the same, fully deployed pool in one call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ton_core import Address
 
@@ -64,6 +64,23 @@ class PoolSandbox:
             params=params,
             tracker=IncomeTracker(chain, pool.distribution),
             deploy_trace=trace,
+        )
+
+    def fork(self) -> PoolSandbox:
+        """An independent copy of this pool and its chain, to branch many cases off one state."""
+        self.tracker.update()
+        chain = self.chain.fork()
+        w = chain.wallets
+        return replace(
+            self,
+            chain=chain,
+            pool=Pool(chain, self.pool.operator),
+            admin=w[self.admin.name],
+            pauser=w[self.pauser.name],
+            proxy=w[self.proxy.name],
+            keeper=w[self.keeper.name],
+            tracker=self.tracker.fork(chain),
+            members={name: w[wallet.name] for name, wallet in self.members.items()},
         )
 
     @property

@@ -17,8 +17,7 @@ import pytest
 from ton_core import Address, Cell, begin_cell
 
 from cocoon_pool import economics as econ
-from cocoon_pool.accounting import IncomeTracker
-from cocoon_pool.chain.emulator import EmulatedChain, Wallet
+from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.messages import internal_message
 from cocoon_pool.chain.types import Trace, Transaction, raw_address
 from cocoon_pool.contracts import messages as m
@@ -34,7 +33,7 @@ from cocoon_pool.contracts.events import (
     RewardSettled,
 )
 from cocoon_pool.contracts.exit_codes import code
-from cocoon_pool.contracts.pool import Pool, PoolParams
+from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.contracts.views import ReportingView
 from cocoon_pool.economics import MemberMetrics
@@ -55,37 +54,6 @@ INCOME = ton(100)
 # ---------------------------------------------------------------- snapshots
 
 
-def fork(base: PoolSandbox) -> PoolSandbox:
-    """An independent copy of a sandbox: the chain's state lives in Python, the TVM is stateless."""
-    base.tracker.update()
-    src = base.chain
-    chain = EmulatedChain(now=src.now, bridge=src.bridge)
-    chain.lt = src.lt
-    chain.accounts = dict(src.accounts)
-    chain.transactions = list(src.transactions)
-    chain._wallet_code = src._wallet_code
-    chain.wallets = {name: Wallet(chain, name, w.address) for name, w in src.wallets.items()}
-    pool = Pool(chain, base.pool.operator)
-    tracker = IncomeTracker(chain, pool.distribution)
-    tracker.received, tracker.fees, tracker._seen = (
-        base.tracker.received,
-        base.tracker.fees,
-        base.tracker._seen,
-    )
-    w = chain.wallets
-    return dataclasses.replace(
-        base,
-        chain=chain,
-        pool=pool,
-        admin=w["admin"],
-        pauser=w["pauser"],
-        proxy=w["cocoon-proxy"],
-        keeper=w["keeper"],
-        tracker=tracker,
-        members={name: w[name] for name in base.members},
-    )
-
-
 @cache
 def _open_base() -> PoolSandbox:
     sb = PoolSandbox.create()
@@ -98,19 +66,19 @@ def _open_base() -> PoolSandbox:
 
 @cache
 def _reporting_base() -> PoolSandbox:
-    sb = fork(_open_base())
+    sb = _open_base().fork()
     sb.close_epoch()
     return sb
 
 
 @pytest.fixture
 def open_pool() -> PoolSandbox:
-    return fork(_open_base())
+    return _open_base().fork()
 
 
 @pytest.fixture
 def reporting_pool() -> PoolSandbox:
-    return fork(_reporting_base())
+    return _reporting_base().fork()
 
 
 # ---------------------------------------------------------------- helpers

@@ -11,19 +11,14 @@ from collections.abc import Callable
 from functools import partial
 
 import pytest
-from ton_core import Address
 
-from cocoon_pool.chain.types import Trace, raw_address
+from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import CommissionCollected, RewardSettled, decode_event
 from cocoon_pool.contracts.messages import CollectCommission
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
-
-
-def storage_paid(trace: Trace, address: Address) -> int:
-    raw = raw_address(address)
-    return sum(tx.storage_fees for tx in trace if tx.address_raw == raw)
+from tracing import storage_paid
 
 
 def pool_spend(trace: Trace) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import pytest
 from ton_core import Address, Cell, begin_cell
@@ -30,7 +29,6 @@ from cocoon_pool.contracts.events import (
     CommissionCollected,
     DistributionConfigured,
     EpochClosed,
-    Event,
     MemberVerified,
     OperatorStakeChanged,
     PoolDeployed,
@@ -38,7 +36,6 @@ from cocoon_pool.contracts.events import (
     RoleAccepted,
     StakeWithdrawn,
     StatusChanged,
-    decode_event,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import (
@@ -51,8 +48,7 @@ from cocoon_pool.contracts.pool import (
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
-
-E = TypeVar("E", bound=Event)
+from tracing import one_event, payer_cost
 
 LIMITS = tolk_constants("PoolOperator.tolk")
 ADMIN_OP_FEE = fee("ADMIN_OP_FEE")
@@ -71,37 +67,6 @@ def sandbox_with(**overrides: int) -> PoolSandbox:
 def handling_tx(trace: Trace, address: Address) -> Transaction:
     """The first transaction on ``address``: the one that handled the injected operation."""
     return trace.find(address)
-
-
-def events_of(trace: Trace, kind: type[E], address: Address | None = None) -> list[E]:
-    """Decoded events of one type, optionally only those emitted by ``address``."""
-    found: list[E] = []
-    for tx in trace.find_all(address):
-        for msg in tx.events:
-            event = decode_event(msg.body)
-            if isinstance(event, kind):
-                found.append(event)
-    return found
-
-
-def one_event(trace: Trace, kind: type[E], address: Address | None = None) -> E:
-    found = events_of(trace, kind, address)
-    assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
-    return found[0]
-
-
-def payer_cost(trace: Trace, payer: Address) -> int:
-    """Everything the trace burned that the payer's value paid for.
-
-    Other accounts' storage fees come out of their own balances (the handlers reserve
-    their balance from before the message), so only the payer's storage counts.
-    """
-    payer_raw = raw_address(payer)
-    cost = 0
-    for tx in trace:
-        cost += tx.total_fees - (0 if tx.address_raw == payer_raw else tx.storage_fees)
-        cost += sum(msg.fwd_fee for msg in tx.internal_out)
-    return cost
 
 
 def link_view(chain: EmulatedChain, distribution: Address) -> tuple[Address | None, int]:

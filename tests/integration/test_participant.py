@@ -6,21 +6,18 @@ fees of the trace, and for the Participant keeping its balance (minus storage) a
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import pytest
 from ton_core import Address, Cell, begin_cell
 
 from cocoon_pool.chain import internal_message
-from cocoon_pool.chain.emulator import EmulatedChain, Wallet
-from cocoon_pool.chain.types import Trace, raw_address
+from cocoon_pool.chain.emulator import Wallet
+from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts import storage as st
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     ContributionRecorded,
-    Event,
     MemberLeft,
     OwnerActionReturned,
     OwnerActionSent,
@@ -28,14 +25,12 @@ from cocoon_pool.contracts.events import (
     RewardSettled,
     StakeWithdrawn,
     UnbondingStarted,
-    decode_event,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
 from cocoon_pool.economics import MemberMetrics, bonus_bps, contribution, penalty_bps
 from cocoon_pool.sandbox import PoolSandbox
-
-E = TypeVar("E", bound=Event)
+from tracing import events_of, gain, one_event, payer_cost, same, storage_paid
 
 RESERVE = fee("PARTICIPANT_STORAGE_RESERVE")
 MEMBER_OP_FEE = fee("MEMBER_OP_FEE")
@@ -46,45 +41,6 @@ METRICS = MemberMetrics(500_000, 1_000, 9_000, 5)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def events_of(trace: Trace, kind: type[E], address: Address | None = None) -> list[E]:
-    found: list[E] = []
-    for tx in trace.find_all(address):
-        for msg in tx.events:
-            event = decode_event(msg.body)
-            if isinstance(event, kind):
-                found.append(event)
-    return found
-
-
-def one_event(trace: Trace, kind: type[E], address: Address | None = None) -> E:
-    found = events_of(trace, kind, address)
-    assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
-    return found[0]
-
-
-def storage_paid(trace: Trace, address: Address) -> int:
-    raw = raw_address(address)
-    return sum(tx.storage_fees for tx in trace if tx.address_raw == raw)
-
-
-def payer_cost(trace: Trace, payer: Address) -> int:
-    """Everything the trace burned out of the payer's value (others pay their own storage)."""
-    payer_raw = raw_address(payer)
-    cost = 0
-    for tx in trace:
-        cost += tx.total_fees - (0 if tx.address_raw == payer_raw else tx.storage_fees)
-        cost += sum(msg.fwd_fee for msg in tx.internal_out)
-    return cost
-
-
-def gain(chain: EmulatedChain, trace: Trace, address: Address, before: int) -> int:
-    return chain.get_balance(address) - before + storage_paid(trace, address)
-
-
-def same(a: Address | None, b: Address) -> bool:
-    return a is not None and raw_address(a) == raw_address(b)
 
 
 def refused_by_participant(

@@ -9,7 +9,6 @@ each member's paid plus pending equals the sum of its model payouts.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
@@ -18,12 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cocoon_pool import economics as econ
-from cocoon_pool.accounting import IncomeTracker
-from cocoon_pool.chain.emulator import EmulatedChain, Wallet
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, Event, RewardSettled
-from cocoon_pool.contracts.pool import Pool
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
 from cocoon_pool.simulate import events_of
@@ -33,37 +29,6 @@ E = TypeVar("E", bound=Event)
 MAX_MEMBERS = 8
 EPOCH_SECONDS = 7 * 86_400  # PoolParams' default; epochs are closed on time, so spans match
 INCOME_KINDS = ("payout", "payout", "excesses", "comment", "empty")
-
-
-def fork(base: PoolSandbox) -> PoolSandbox:
-    """An independent copy of a sandbox: the chain's state lives in Python, the TVM is stateless."""
-    base.tracker.update()
-    src = base.chain
-    chain = EmulatedChain(now=src.now, bridge=src.bridge)
-    chain.lt = src.lt
-    chain.accounts = dict(src.accounts)
-    chain.transactions = list(src.transactions)
-    chain._wallet_code = src._wallet_code
-    chain.wallets = {name: Wallet(chain, name, w.address) for name, w in src.wallets.items()}
-    pool = Pool(chain, base.pool.operator)
-    tracker = IncomeTracker(chain, pool.distribution)
-    tracker.received, tracker.fees, tracker._seen = (
-        base.tracker.received,
-        base.tracker.fees,
-        base.tracker._seen,
-    )
-    w = chain.wallets
-    return dataclasses.replace(
-        base,
-        chain=chain,
-        pool=pool,
-        admin=w["admin"],
-        pauser=w["pauser"],
-        proxy=w["cocoon-proxy"],
-        keeper=w["keeper"],
-        tracker=tracker,
-        members={name: w[name] for name in base.members},
-    )
 
 
 @cache
@@ -128,7 +93,7 @@ def one(trace: Trace, kind: type[E]) -> E:
 )
 @given(plan=plans())
 def test_chain_matches_model(plan: list[EpochPlan]) -> None:
-    sb = fork(_base())
+    sb = _base().fork()
     pool = sb.pool
     n = len(plan[0].reports)
     members = [sb.members[f"m{i}"] for i in range(n)]

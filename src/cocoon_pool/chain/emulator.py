@@ -230,6 +230,27 @@ class EmulatedChain:
         self.wallets: dict[str, Wallet] = {}
         self._wallet_code: Cell | None = None
 
+    def fork(self) -> EmulatedChain:
+        """An independent copy of this chain: state lives here in Python, the TVM is stateless.
+
+        Accounts are replaced, never mutated, after a transaction, so a shallow copy of the
+        account table is enough. Tests use it to start many cases from one built pool.
+        """
+        other = EmulatedChain(
+            now=self._now,
+            random_seed=self.random_seed,
+            bridge=self.bridge,
+            verbosity=self.verbosity,
+            debug=self.debug,
+            max_trace_transactions=self.max_trace_transactions,
+        )
+        other.lt = self.lt
+        other.accounts = dict(self.accounts)
+        other.transactions = list(self.transactions)
+        other._wallet_code = self._wallet_code
+        other.wallets = {name: Wallet(other, name, w.address) for name, w in self.wallets.items()}
+        return other
+
     # -- time -----------------------------------------------------------------------------
 
     @property

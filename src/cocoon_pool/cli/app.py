@@ -10,9 +10,9 @@ from typer._click import exceptions as click_exceptions
 from cocoon_pool.cli.bench_cmd import bench_app
 from cocoon_pool.cli.info_cmd import info
 from cocoon_pool.cli.oracle_cmd import oracle_app
-from cocoon_pool.cli.output import error_console
+from cocoon_pool.cli.output import error_console, report_error
 from cocoon_pool.cli.simulate_cmd import simulate
-from cocoon_pool.errors import CocoonPoolError, UsageError
+from cocoon_pool.errors import CocoonPoolError
 
 app = typer.Typer(
     name="cocoon-pool",
@@ -46,19 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {exc.format_message()}", highlight=False, markup=False, soft_wrap=True
         )
         return 2
-    except UsageError as exc:
-        error_console.print(
-            f"error: {exc.message} (hint: {exc.hint})",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        return 2
     except CocoonPoolError as exc:
-        error_console.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
-        if exc.hint:
-            error_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
-        return 1
+        return report_error(exc)
     return 0
 
 

@@ -13,8 +13,8 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from cocoon_pool.cli.output import console, error_console, print_json
-from cocoon_pool.errors import CocoonPoolError, UsageError
+from cocoon_pool.cli.output import console, error_console, print_json, report_error
+from cocoon_pool.errors import CocoonPoolError
 
 if TYPE_CHECKING:
     from cocoon_pool.oracle.config import OracleConfig
@@ -45,19 +45,8 @@ def _one_line_errors() -> Iterator[None]:
     """
     try:
         yield
-    except UsageError as exc:
-        error_console.print(
-            f"error: {exc.message} (hint: {exc.hint})",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(2) from None
     except CocoonPoolError as exc:
-        error_console.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
-        if exc.hint:
-            error_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(report_error(exc)) from None
 
 
 def _tps(mtps: int | None) -> str:

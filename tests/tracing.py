@@ -1,0 +1,58 @@
+"""Reading traces in tests: decoded events and who paid what."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from ton_core import Address
+
+from cocoon_pool.chain.emulator import EmulatedChain
+from cocoon_pool.chain.types import Trace, raw_address
+from cocoon_pool.contracts.events import Event, decode_event
+
+E = TypeVar("E", bound=Event)
+
+
+def events_of(trace: Trace, kind: type[E], address: Address | None = None) -> list[E]:
+    """Decoded events of one type, optionally only those emitted by ``address``."""
+    found: list[E] = []
+    for tx in trace.find_all(address):
+        for msg in tx.events:
+            event = decode_event(msg.body)
+            if isinstance(event, kind):
+                found.append(event)
+    return found
+
+
+def one_event(trace: Trace, kind: type[E], address: Address | None = None) -> E:
+    found = events_of(trace, kind, address)
+    assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
+    return found[0]
+
+
+def storage_paid(trace: Trace, address: Address) -> int:
+    raw = raw_address(address)
+    return sum(tx.storage_fees for tx in trace if tx.address_raw == raw)
+
+
+def payer_cost(trace: Trace, payer: Address) -> int:
+    """Everything the trace burned that the payer's value paid for.
+
+    Other accounts' storage fees come out of their own balances (the handlers reserve
+    their balance from before the message), so only the payer's storage counts.
+    """
+    payer_raw = raw_address(payer)
+    cost = 0
+    for tx in trace:
+        cost += tx.total_fees - (0 if tx.address_raw == payer_raw else tx.storage_fees)
+        cost += sum(msg.fwd_fee for msg in tx.internal_out)
+    return cost
+
+
+def gain(chain: EmulatedChain, trace: Trace, address: Address, before: int) -> int:
+    """What ``address`` kept of the trace's value (its own storage fee added back)."""
+    return chain.get_balance(address) - before + storage_paid(trace, address)
+
+
+def same(a: Address | None, b: Address) -> bool:
+    return a is not None and raw_address(a) == raw_address(b)
