@@ -501,6 +501,18 @@ def test_report_records_a_slip_history_and_totals(sandbox: PoolSandbox) -> None:
     assert (info.total_running_seconds, info.total_contribution) == (500_000, expected[0])
     assert trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX).success
     assert keeper_before - sb.keeper.balance == payer_cost(trace, sb.keeper.address)
+    # The Python mirror of the storage layout reads the same (contracts/storage.tolk).
+    data = sb.chain.get_state(pool.participant_address(alice.address)).data
+    assert data is not None
+    stored = st.ParticipantStorage.from_cell(data)
+    assert stored.state is not None and stored.state.latest is not None
+    assert (stored.state.latest.epoch, stored.state.latest.contribution) == (1, expected[0])
+    assert (stored.state.epochs_reported, stored.state.total_contribution) == (1, expected[0])
+    assert same(stored.state.profile.distribution, pool.distribution)
+    assert stored.state.profile.stake == info.stake
+    assert stored.state.history.begin_parse().remaining_bits == (
+        st.HISTORY_SLOTS * st.HISTORY_RECORD_BITS
+    )
 
 
 @pytest.mark.parametrize(
