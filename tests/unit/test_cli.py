@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,15 @@ def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for word in ("bonus", "minor-penalty", "major-penalty", "conserved", "received"):
         assert word in out
+
+
+def test_bench_gas_writes_the_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "snapshots" / "gas.json"
+    assert main(["bench", "gas", "--small", "5", "--large", "6", "--snapshot", str(path)]) == 0
+    figures = json.loads(path.read_text(encoding="utf-8"))
+    assert figures["members"] == [5, 6] and figures["equal"] is True
+    assert figures["gas"]["5"] == figures["gas"]["6"]
+    assert figures["gas"]["5"]["report"] > 0 and "payout" in figures["goals"]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -33,15 +34,17 @@ def gas(
             error_console.print(f"building a pool of {n} members...")
         results[n] = measure_gas(n)
     equal = results[small] == results[large]
+    figures = {
+        "members": list(sizes),
+        "gas": {str(n): results[n] for n in sizes},
+        "equal": equal,
+        "goals": GAS_GOALS,
+    }
+    if snapshot is not None:
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     if as_json:
-        print_json(
-            {
-                "members": list(sizes),
-                "gas": {str(n): results[n] for n in sizes},
-                "equal": equal,
-                "goals": GAS_GOALS,
-            }
-        )
+        print_json(figures)
     else:
         table = Table(title="gas per operation (whole trace, wallets excluded)")
         table.add_column("operation")
