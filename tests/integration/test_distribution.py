@@ -25,6 +25,7 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     CommissionCollected,
     ContributionRecorded,
+    ContributionRefused,
     EpochClosed,
     EpochFinalized,
     EpochRetired,
@@ -37,6 +38,7 @@ from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.contracts.views import ReportingView
 from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
 from cocoon_pool.simulate import events_of
 
@@ -374,42 +376,40 @@ def test_report_replayed_in_a_later_epoch(reporting_pool: PoolSandbox) -> None:
     sb.assert_conserved()
 
 
-def test_contribution_arriving_after_the_window_is_undone(reporting_pool: PoolSandbox) -> None:
-    """RecordContribution refused by the distribution bounces and the participant undoes it.
+def test_report_refused_after_the_epoch_is_final_leaves_dust(reporting_pool: PoolSandbox) -> None:
+    """ApplyReport refused once the epoch is final: the share is swept with the dust.
 
-    On a real chain ApplyReport can be sent just before the deadline and reach the member's
-    contract in a later block, after it; the emulator runs a trace at one instant, so the
-    in-flight ApplyReport is delivered by hand, from the distribution, after the deadline.
+    On a real chain the member's contract can refuse a report (here: not verified) in a
+    block after the report window closed and the epoch was finalized; the emulator runs a
+    trace at one instant, so the trace is cut after the refusal and the bounce is delivered
+    after FinalizeEpoch. C keeps the refused contribution, so nobody can claim its share;
+    it is crossed off the claimants and retirement sweeps it into the reserve.
     """
     sb = reporting_pool
-    a = sb.members["a"]
-    view = sb.pool.reporting_epoch()
-    sb.chain.set_now(view.deadline + 1)
-    target = sb.pool.participant_address(a.address)
-    metrics = METRICS["a"]
-    body = m.ApplyReport(
-        query_id=3,
-        epoch=1,
-        running_seconds=metrics.running_seconds,
-        gpu_score=metrics.gpu_score,
-        uptime_bps=metrics.uptime_bps,
-        outages=metrics.outages,
-        excess_to=sb.keeper.address,
-    ).to_cell()
+    report_all(sb, 1)
+    u = sb.members["u"]
+    limit = sb.chain.max_trace_transactions
+    sb.chain.max_trace_transactions = 3  # keeper wallet, SubmitReport, ApplyReport (refused)
+    with pytest.raises(ChainError):
+        sb.report(u, 1, METRICS["b"])
+    sb.chain.max_trace_transactions = limit
+    refusal = sb.chain.transactions[-1]
+    assert refusal.exit_code == code("NOT_VERIFIED") and refusal.bounced
+    (bounce,) = refusal.internal_out
+    assert sb.pool.reporting_epoch().reporters == len(METRICS) + 1
+    sb.finalize()
+    assert sb.pool.final_epoch(1).claims_left == len(METRICS) + 1
     before = sb.keeper.balance
-    trace = sb.chain.send_internal(sb.pool.distribution, target, fee("REPORT_FEE"), body)
-    record = dist_tx(sb, trace, m.RecordContribution.PREFIX)
-    assert record.exit_code == code("REPORT_WINDOW_CLOSED") and record.bounced
-    restore = trace.find(target, RICH_BOUNCE_OP)
-    assert restore.success
-    assert trace[-1].address_raw == raw_address(sb.keeper.address)
+    trace = sb.chain.send_message(bounce.cell).assert_success()
+    refused = one(trace, ContributionRefused)
+    assert not refused.reverted and refused.epoch == 1
+    assert sb.pool.final_epoch(1).claims_left == len(METRICS)
     assert sb.keeper.balance > before  # the relay value came back to whoever paid it
-    info = sb.pool.participant_info(a.address)
-    assert (info.last_reported_epoch, info.epochs_reported) == (0, 0)
-    assert (info.total_running_seconds, info.total_contribution) == (0, 0)
-    assert not sb.pool.unclaimed(a.address, 1).found
-    assert not sb.pool.epoch_record(a.address, 1).found
-    assert sb.pool.reporting_epoch() == view
+    sb.assert_conserved()
+    for name in METRICS:
+        trace = sb.pool.claim_rewards(sb.members[name], 1).assert_success()
+    retired = one(trace, EpochRetired)
+    assert retired.dust > 0 and not sb.pool.final_epoch(1).found
     sb.assert_conserved()
 
 
@@ -748,14 +748,11 @@ def _pool_only(sb: PoolSandbox) -> dict[str, Cell]:
 
 def _participant_only(sb: PoolSandbox, member: Address) -> dict[str, Cell]:
     return {
-        "RecordContribution": m.RecordContribution(
+        "ConfirmOwnerAction": m.ConfirmOwnerAction(
             query_id=1,
-            epoch=1,
-            previous_epoch=0,
-            contribution=10**12,
-            penalty_bps=0,
-            bonus_bps=1000,
+            action=m.OWNER_ACTION_WORKER_REGISTER,
             member=member,
+            worker=member,
             excess_to=member,
         ).to_cell(),
         "SettleClaim": m.SettleClaim(
@@ -815,7 +812,7 @@ def test_pool_only_ops_refuse_other_senders(
 
 
 @pytest.mark.parametrize("role", [*WALLET_ROLES, "registry", "operator", "participant-b"])
-@pytest.mark.parametrize("op", ["RecordContribution", "SettleClaim"])
+@pytest.mark.parametrize("op", ["ConfirmOwnerAction", "SettleClaim"])
 def test_participant_only_ops_refuse_other_senders(
     reporting_pool: PoolSandbox, op: str, role: str
 ) -> None:

@@ -131,6 +131,21 @@ class Ref(FieldType):
 
 
 @dataclass(frozen=True)
+class Inline(FieldType):
+    """``T?`` for a struct ``T`` stored in place: one presence bit, then its fields."""
+
+    struct: type[TlbStruct]
+
+    def store(self, b: Builder, value: Any) -> None:
+        b.store_bit(0 if value is None else 1)
+        if value is not None:
+            value.store(b)
+
+    def load(self, s: Slice) -> Any:
+        return self.struct.load(s) if s.load_bit() else None
+
+
+@dataclass(frozen=True)
 class EmptyDict(FieldType):
     """``map<K, V>`` that Python only ever writes empty (initial data) and reads as a cell."""
 

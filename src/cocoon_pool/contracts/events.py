@@ -174,6 +174,23 @@ class RewardSettled(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContributionRefused(Event):
+    """The member's contract refused a report already added (ApplyReport bounced).
+
+    ``reverted``: taken back out of the still reporting epoch; False when the epoch was
+    already final (the share then stays unclaimed and is swept with the dust).
+    """
+
+    PREFIX: ClassVar[int | None] = 0x7C1E0309
+    epoch: int = u(32)
+    participant: Address = addr()
+    contribution: int = u(64)
+    penalty_bps: int = u(16)
+    bonus_bps: int = u(16)
+    reverted: bool = boolean()
+
+
+@dataclass(frozen=True, kw_only=True)
 class DistributionConfigured(Event):
     PREFIX: ClassVar[int | None] = 0x7C1E0306
     commission_bps: int = u(16)
@@ -220,6 +237,7 @@ EVENT_TYPES: dict[int, type[Event]] = {
         EpochFinalized,
         EpochRetired,
         ContributionRecorded,
+        ContributionRefused,
         RewardSettled,
         DistributionConfigured,
         OwnerActionSent,

@@ -385,26 +385,22 @@ class FinalizeEpoch(TlbStruct):
 
 @dataclass(frozen=True, kw_only=True)
 class ApplyReport(TlbStruct):
+    """RewardDistribution -> Participant, after the report entered the epoch's aggregates.
+
+    The contribution and its rates come first: a bounce (rich, root cell only) carries them
+    back so that the distribution takes exactly them out again.
+    """
+
     PREFIX: ClassVar[int | None] = 0x7C0E0004
     query_id: int = u(64)
     epoch: int = u(32)
+    contribution: int = u(64)
+    penalty_bps: int = u(16)
+    bonus_bps: int = u(16)
     running_seconds: int = u(32)
     gpu_score: int = u(32)
     uptime_bps: int = u(16)
     outages: int = u(16)
-    excess_to: Address = addr()
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecordContribution(TlbStruct):
-    PREFIX: ClassVar[int | None] = 0x7C0E0005
-    query_id: int = u(64)
-    epoch: int = u(32)
-    previous_epoch: int = u(32)
-    contribution: int = u(64)
-    penalty_bps: int = u(16)
-    bonus_bps: int = u(16)
-    member: Address = addr()
     excess_to: Address = addr()
 
 

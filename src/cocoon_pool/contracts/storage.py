@@ -9,6 +9,7 @@ from ton_core import Address, Cell
 from cocoon_pool.chain.messages import contract_address
 from cocoon_pool.contracts.codec import (
     EmptyDict,
+    Inline,
     RawCell,
     Ref,
     TlbStruct,
@@ -134,11 +135,51 @@ class DistributionStorage(TlbStruct):
     totals: DistributionTotals = tl(Ref(DistributionTotals), DistributionTotals())
 
 
+# Participant history ring: HISTORY_SLOTS records of HISTORY_RECORD_BITS in one cell.
+HISTORY_SLOTS = 8
+HISTORY_RECORD_BITS = 114
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatestSlip(TlbStruct):
+    epoch: int = u(32)
+    contribution: int = u(64)
+    penalty_bps: int = u(16)
+    bonus_bps: int = u(16)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberProfile(TlbStruct):
+    distribution: Address = addr()
+    stake: int = coins(0)
+    joined_at: int = u(32, 0)
+    unbond_at: int = u(32, 0)
+    unbonding_seconds: int = u(32, 0)
+    worker: Address | None = opt_addr(None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberState(TlbStruct):
+    """Inline in the Participant's root cell once it is initialized."""
+
+    status: int = u(8)
+    verified: bool = boolean(False)
+    last_reported_epoch: int = u(32, 0)
+    pending: int = coins(0)
+    total_running_seconds: int = u(64, 0)
+    total_contribution: int = u(96, 0)
+    epochs_reported: int = u(32, 0)
+    latest: LatestSlip | None = tl(Inline(LatestSlip), None)
+    unclaimed: Cell | None = tl(EmptyDict(), None)
+    profile: MemberProfile = tl(Ref(MemberProfile))
+    history: Cell = tl(RawCell())
+
+
 @dataclass(frozen=True, kw_only=True)
 class ParticipantStorage(TlbStruct):
     registry: Address = addr()
     member: Address = addr()
-    state: Cell | None = tl(RawCell(optional=True), None)
+    state: MemberState | None = tl(Inline(MemberState), None)
 
 
 def registry_address(pool: Address, codes: PoolCodes) -> Address:
