@@ -31,6 +31,7 @@ from cocoon_pool.contracts.codec import (
     u,
 )
 from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.messages import CocoonOwnerWalletSendMessage
 
 COCOON_FIXTURES = Path(__file__).parent / "fixtures" / "cocoon"
 
@@ -40,6 +41,7 @@ ERR_NOT_FROM_OWNER = 1102
 ERR_BAD_SIGNATURE = 1202
 ERR_WRONG_WORKER = 1204
 ERR_NOTHING_NEW = 1205
+ERR_NOT_FROM_WALLET_OWNER = 1301
 
 RELAY_VALUE = ton("0.2")
 """What a relayer attaches to a payout request (Cocoon requires more than 0.1 TON)."""
@@ -58,6 +60,11 @@ def worker_code() -> Cell:
 @cache
 def proxy_code() -> Cell:
     return compile_contract(COCOON_FIXTURES / "CocoonProxy.tolk").code
+
+
+@cache
+def node_wallet_code() -> Cell:
+    return compile_contract(COCOON_FIXTURES / "CocoonNodeWallet.tolk").code
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +109,47 @@ class WorkerStorage(TlbStruct):
     proxy_address: Address = addr()
     state: int = u(2, 0)
     registrations: int = u(32, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeWalletStorage(TlbStruct):
+    """A Cocoon node wallet's initial data: ``seqno:int32 subwallet:int32 public_key:bits256
+    status:uint32 owner_address:MsgAddressInt`` (seqno, subwallet and status start at 0)."""
+
+    seqno: int = u(32, 0)
+    subwallet_id: int = u(32, 0)
+    public_key: int = u(256)
+    status: int = u(32, 0)
+    owner_address: Address = addr()
+
+
+def node_wallet_address(owner: Address, public_key: int) -> Address:
+    """Where a node's wallet lives: it depends on the node's key, not only on the owner."""
+    data = NodeWalletStorage(public_key=public_key, owner_address=owner).to_cell()
+    return contract_address(node_wallet_code(), data)
+
+
+def deploy_node_wallet(
+    chain: EmulatedChain, owner: Address, funder: Wallet, balance: int, *, seed: str
+) -> Address:
+    """Deploy a node wallet owned by ``owner`` holding ``balance`` (the node's gas money),
+    its key derived from ``seed``."""
+    public_key = int.from_bytes(bytes(signing_key(seed).verify_key), "big")
+    data = NodeWalletStorage(public_key=public_key, owner_address=owner).to_cell()
+    wallet, trace = chain.deploy(node_wallet_code(), data, balance, funder)
+    trace.assert_success()
+    return wallet
+
+
+def node_wallet_owner(chain: EmulatedChain, wallet: Address) -> Address | None:
+    return chain.run_get_method(wallet, "ownerAddress").address_at(0)
+
+
+def owner_wallet_send_message(trace: Trace, wallet: Address) -> CocoonOwnerWalletSendMessage:
+    """The owner_wallet_send_message the node wallet received in ``trace``."""
+    tx = trace.find(wallet, CocoonOwnerWalletSendMessage.PREFIX)
+    assert tx.in_message is not None
+    return CocoonOwnerWalletSendMessage.from_cell(tx.in_message.body)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -263,7 +263,7 @@ def test_owner_worker_register_reaches_the_worker_from_the_pool(cocoon: Cocoon) 
         query_id=query_id,
         action=m.OWNER_ACTION_WORKER_REGISTER,
         member=cocoon.member.address,
-        worker=cocoon.worker,
+        target=cocoon.worker,
         excess_to=sb.admin.address,
     )
     # From the owner's address, with the operator contract as send_excesses_to.
@@ -284,7 +284,7 @@ def test_owner_worker_register_reaches_the_worker_from_the_pool(cocoon: Cocoon) 
     sent = [e for e in events(trace) if isinstance(e, OwnerActionSent)]
     assert len(sent) == 1
     assert addresses_equal(sent[0].member, cocoon.member.address)
-    assert addresses_equal(sent[0].worker, cocoon.worker)
+    assert addresses_equal(sent[0].target, cocoon.worker)
     assert any(isinstance(e, OperatorStakeChanged) for e in events(trace))
 
     # Paid entirely by the admin: pool contracts lose nothing but storage.
@@ -318,7 +318,7 @@ def test_owner_action_gas(cocoon: Cocoon) -> None:
             m.OWNER_ACTION_WORKER_REGISTER,
             "OWNER_ACTION_VALUE_TOO_HIGH",
         ),
-        (fee("OWNER_ACTION_FEE"), 2, "UNKNOWN_OWNER_ACTION"),
+        (fee("OWNER_ACTION_FEE"), 3, "UNKNOWN_OWNER_ACTION"),
     ],
 )
 def test_pool_operator_refuses_bad_owner_actions(
@@ -352,7 +352,7 @@ def test_only_the_admin_sends_owner_actions(cocoon: Cocoon) -> None:
         query_id=1,
         action=1,
         member=cocoon.member.address,
-        worker=cocoon.worker,
+        target=cocoon.worker,
         excess_to=outsider.address,
     )
     trace = outsider.send(pool.distribution, ton("0.1"), confirm.to_cell())
@@ -460,7 +460,7 @@ def test_a_worker_that_refuses_or_is_missing_returns_the_value_to_the_operator(
             query_id=8,
             action=1,
             member=Address("0:" + "05" * 32),
-            worker=Address("0:" + "06" * 32),
+            target=Address("0:" + "06" * 32),
             excess_to=Address("0:" + "07" * 32),
         ),
         PayoutPayload(

@@ -752,7 +752,7 @@ def _participant_only(sb: PoolSandbox, member: Address) -> dict[str, Cell]:
             query_id=1,
             action=m.OWNER_ACTION_WORKER_REGISTER,
             member=member,
-            worker=member,
+            target=member,
             excess_to=member,
         ).to_cell(),
         "SettleClaim": m.SettleClaim(

@@ -641,7 +641,7 @@ def test_owner_action_needs_an_active_verified_member(
     if expected is None:
         assert check.success
         sent = one_event(trace, OwnerActionSent, pool.distribution)
-        assert same(sent.member, alice.address) and same(sent.worker, alice.address)
+        assert same(sent.member, alice.address) and same(sent.target, alice.address)
     else:
         assert check.exit_code == code(expected) and check.bounced
         returned = one_event(trace, OwnerActionReturned, pool.distribution)

@@ -146,6 +146,24 @@ class Inline(FieldType):
 
 
 @dataclass(frozen=True)
+class InlineOrRef(FieldType):
+    """``Either X ^X``: a message body, in place (bit 0) or in a ref (bit 1)."""
+
+    struct: type[TlbStruct]
+    in_ref: bool = False
+
+    def store(self, b: Builder, value: Any) -> None:
+        b.store_bit(1 if self.in_ref else 0)
+        if self.in_ref:
+            b.store_ref(value.to_cell())
+        else:
+            value.store(b)
+
+    def load(self, s: Slice) -> Any:
+        return self.struct.from_cell(s.load_ref()) if s.load_bit() else self.struct.load(s)
+
+
+@dataclass(frozen=True)
 class EmptyDict(FieldType):
     """``map<K, V>`` that Python only ever writes empty (initial data) and reads as a cell."""
 

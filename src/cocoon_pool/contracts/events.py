@@ -203,7 +203,8 @@ class OwnerActionSent(Event):
     PREFIX: ClassVar[int | None] = 0x7C1E0307
     action: int = u(8)
     member: Address = addr()
-    worker: Address = addr()
+    target: Address = addr()
+    amount: int = coins()
     attached: int = coins()
 
 

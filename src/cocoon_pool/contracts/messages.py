@@ -9,12 +9,14 @@ from ton_core import Address, Cell
 
 from cocoon_pool.contracts.codec import (
     Bits,
+    InlineOrRef,
     RawCell,
     Ref,
     TlbStruct,
     addr,
     boolean,
     coins,
+    opt_addr,
     tl,
     u,
 )
@@ -179,10 +181,14 @@ class CollectCommission(TlbStruct):
 
 @dataclass(frozen=True, kw_only=True)
 class VerifyMember(TlbStruct):
+    """``node_wallet``: the worker node's Cocoon wallet (its address depends on the node's key,
+    so the pool cannot derive it); ``None`` if not known."""
+
     PREFIX: ClassVar[int | None] = 0x7C0A000B
     query_id: int = u(64)
     member: Address = addr()
     worker: Address = addr()
+    node_wallet: Address | None = opt_addr(None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +265,7 @@ class ForwardVerification(TlbStruct):
     query_id: int = u(64)
     member: Address = addr()
     worker: Address = addr()
+    node_wallet: Address | None = opt_addr(None)
 
 
 # ---------------------------------------------------------------- Registry <-> Participant <-> Pool
@@ -311,6 +318,7 @@ class MarkVerified(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0C0006
     query_id: int = u(64)
     worker: Address = addr()
+    node_wallet: Address | None = opt_addr(None)
 
 
 # ---------------------------------------------------------------- Participant, from people
@@ -438,7 +446,10 @@ class RewardPayout(TlbStruct):
 # ---------------------------------------------------------------- Owner actions toward Cocoon
 
 OWNER_ACTION_WORKER_REGISTER = 1
-"""The only owner action the pool sends: Cocoon's ``owner_worker_register``."""
+"""Cocoon's ``owner_worker_register`` to the member's verified worker."""
+OWNER_ACTION_WALLET_WITHDRAW = 2
+"""Cocoon's ``owner_wallet_send_message`` to the member's node wallet, which sends exactly
+``amount`` of its TON to the member's own wallet (and nowhere else)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -452,11 +463,54 @@ class CocoonOwnerWorkerRegister(TlbStruct):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CocoonOwnerWalletSendMessage(TlbStruct):
+    """Cocoon's TL-B: ``owner_wallet_send_message#9c69f376 query_id:uint64 mode:uint8
+    body:^Cell``, sent by the wallet's owner (the pool); the wallet sends ``body`` (a whole
+    MessageRelaxed, see :class:`NodeWalletTransfer`) with ``mode``."""
+
+    PREFIX: ClassVar[int | None] = 0x9C69F376
+    query_id: int = u(64)
+    mode: int = u(8)
+    body: Cell = tl(RawCell())
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeWalletWithdrawal(TlbStruct):
+    """The body of the transfer the node wallet sends to the member."""
+
+    PREFIX: ClassVar[int | None] = 0x7C0E000B
+    query_id: int = u(64)
+    amount: int = coins()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeWalletTransfer(TlbStruct):
+    """The fixed shape of ``owner_wallet_send_message.body`` (block.tlb MessageRelaxed, as
+    Tolk's ``createMessage`` writes it): ``int_msg_info$0`` with ihr_disabled 1, bounce 0,
+    bounced 0, src addr_none (the 6-bit prefix), then dest, value, no extra currencies,
+    extra_flags 0 (TVM 12's former ihr_fee), fwd_fee 0, created_lt 0, created_at 0, no
+    StateInit, and the body in place."""
+
+    PREFIX: ClassVar[int | None] = 0b010000
+    PREFIX_BITS: ClassVar[int] = 6
+    dest: Address = addr()
+    value: int = coins()
+    extra_currencies: int = u(1, 0)
+    extra_flags: int = coins(0)
+    fwd_fee: int = coins(0)
+    created_lt: int = u(64, 0)
+    created_at: int = u(32, 0)
+    state_init: int = u(1, 0)
+    body: NodeWalletWithdrawal = tl(InlineOrRef(NodeWalletWithdrawal))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SendOwnerAction(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0A000D
     query_id: int = u(64)
     member: Address = addr()
     action: int = u(8, OWNER_ACTION_WORKER_REGISTER)
+    amount: int = coins(0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -464,6 +518,7 @@ class ForwardOwnerAction(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0B0009
     query_id: int = u(64)
     action: int = u(8)
+    amount: int = coins(0)
     member: Address = addr()
     excess_to: Address = addr()
 
@@ -473,14 +528,19 @@ class CheckOwnerAction(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0E0009
     query_id: int = u(64)
     action: int = u(8)
+    amount: int = coins(0)
     excess_to: Address = addr()
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConfirmOwnerAction(TlbStruct):
+    """``target``: the worker (register) or the node wallet (withdraw) the member's
+    verification recorded."""
+
     PREFIX: ClassVar[int | None] = 0x7C0E000A
     query_id: int = u(64)
     action: int = u(8)
+    amount: int = coins(0)
     member: Address = addr()
-    worker: Address = addr()
+    target: Address = addr()
     excess_to: Address = addr()

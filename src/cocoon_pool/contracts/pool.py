@@ -226,8 +226,18 @@ class Pool:
             self.operator, fee("ADMIN_OP_FEE") if value is None else value, _body(body)
         )
 
-    def verify_member(self, admin: Wallet, member: Address, worker: Address) -> Trace:
-        body = m.VerifyMember(query_id=self.next_query_id(), member=member, worker=worker)
+    def verify_member(
+        self,
+        admin: Wallet,
+        member: Address,
+        worker: Address,
+        node_wallet: Address | None = None,
+    ) -> Trace:
+        """Record the member's Cocoon worker and, if known, its node wallet (the address the
+        pool, as the wallet's owner, may later withdraw the member's TON from)."""
+        body = m.VerifyMember(
+            query_id=self.next_query_id(), member=member, worker=worker, node_wallet=node_wallet
+        )
         return self.admin_call(admin, body)
 
     def propose_change(self, admin: Wallet, change: m.ParameterChange) -> Trace:
@@ -243,6 +253,22 @@ class Pool:
             query_id=self.next_query_id(),
             member=member,
             action=m.OWNER_ACTION_WORKER_REGISTER,
+        )
+        return self.admin_call(
+            admin, body, value=fee("OWNER_ACTION_FEE") if value is None else value
+        )
+
+    def owner_wallet_withdraw(
+        self, admin: Wallet, member: Address, amount: int, *, value: int | None = None
+    ) -> Trace:
+        """Have the member's node wallet send exactly ``amount`` of its TON to the member's own
+        wallet (Cocoon's ``owner_wallet_send_message``, sent by the pool as the wallet's owner).
+        """
+        body = m.SendOwnerAction(
+            query_id=self.next_query_id(),
+            member=member,
+            action=m.OWNER_ACTION_WALLET_WITHDRAW,
+            amount=amount,
         )
         return self.admin_call(
             admin, body, value=fee("OWNER_ACTION_FEE") if value is None else value

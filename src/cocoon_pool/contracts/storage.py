@@ -156,6 +156,7 @@ class MemberProfile(TlbStruct):
     unbond_at: int = u(32, 0)
     unbonding_seconds: int = u(32, 0)
     worker: Address | None = opt_addr(None)
+    node_wallet: Address | None = opt_addr(None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -158,6 +158,8 @@ class ParticipantInfo(StackView):
     total_running_seconds: int = _int()
     total_contribution: int = _int()
     epochs_reported: int = _int()
+    worker: Address | None = _addr()
+    node_wallet: Address | None = _addr()
 
 
 @dataclass(frozen=True)
