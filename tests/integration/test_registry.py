@@ -542,3 +542,19 @@ def test_bounce_of_a_plain_message_is_ignored_not_misread(sandbox: PoolSandbox) 
     assert not trace.find_all(sb.members["alice"].address)
     assert chain.get_balance(pool.registry) == before + ton(1) - tx.total_fees
     assert pool.registry_info() == info_before
+
+
+def test_registry_outlives_years_of_storage(sandbox: PoolSandbox) -> None:
+    # The registry has no income; without callers topping up its floor, storage would wear
+    # it down until a membership notice no longer had the gas to be counted.
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    floor = fee("REGISTRY_STORAGE_FLOOR")
+    early = sb.add_member("early")
+    for year in range(1, 11):
+        chain.advance(365 * 86_400)
+        pool.register(sb.wallet(f"joiner-{year}"), sb.params.min_stake).assert_success()
+        assert chain.get_balance(pool.registry) == floor
+    pool.unregister(early).assert_success()
+    assert chain.get_balance(pool.registry) == floor
+    info = pool.registry_info()
+    assert (info.member_count, info.total_stake) == (10, 10 * sb.params.min_stake)
