@@ -502,7 +502,28 @@ function createAccount(req) {
         workchain: 0,
     });
     sa.account.storageStats.lastPaid = req.lastPaid ?? 0;
+    // The sandbox leaves `used` at zero; the emulator updates it incrementally, so a zero
+    // starting point underflows (and aborts) as soon as the balance needs fewer bytes.
+    // Count the account storage's unique cells and bits as the chain itself does.
+    const root = core.beginCell().store(core.storeAccountStorage(sa.account.storage)).endCell();
+    sa.account.storageStats.used = storageUsed(root);
     return { shardAccount: shardAccountB64(sa) };
+}
+
+function storageUsed(root) {
+    const seen = new Set();
+    let cells = 0n;
+    let bits = 0n;
+    const visit = (cell) => {
+        const key = cell.hash().toString('hex');
+        if (seen.has(key)) return;
+        seen.add(key);
+        cells += 1n;
+        bits += BigInt(cell.bits.length);
+        cell.refs.forEach(visit);
+    };
+    visit(root);
+    return { cells, bits };
 }
 
 const handlers = {

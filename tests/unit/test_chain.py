@@ -18,6 +18,7 @@ from cocoon_pool.chain import (
     internal_message,
     raw_address,
 )
+from cocoon_pool.contracts.constants import ton
 from cocoon_pool.errors import ChainError, GetMethodError, TransactionFailed
 
 TON = 10**9
@@ -349,3 +350,16 @@ def test_vm_log_and_debug_output(counter_code: Cell) -> None:
     quiet = EmulatedChain()
     w = quiet.create_wallet("w", TON)
     assert w.send(NOWHERE, 1, bounce=False)[0].vm_log is None
+
+
+@pytest.mark.parametrize("start", [ton(100), 2**48 + ton(1)])
+def test_wallet_can_spend_below_a_byte_boundary(chain: EmulatedChain, start: int) -> None:
+    # A balance that needs one byte less after a transfer used to abort the emulator: the
+    # account's storage statistics started at zero instead of the account's real size.
+    sender = chain.create_wallet("sender", start)
+    receiver = chain.create_wallet("receiver", ton(1))
+    amount = start - ton(3)
+    trace = sender.send(receiver.address, amount, None).assert_success()
+    received = trace.find(receiver.address)
+    assert receiver.balance == ton(1) + amount - received.total_fees
+    assert sender.balance < ton(3)
