@@ -376,14 +376,19 @@ def test_report_replayed_in_a_later_epoch(reporting_pool: PoolSandbox) -> None:
     sb.assert_conserved()
 
 
-def test_report_refused_after_the_epoch_is_final_leaves_dust(reporting_pool: PoolSandbox) -> None:
+@pytest.mark.parametrize("older", [False, True], ids=["latest", "older"])
+def test_report_refused_after_the_epoch_is_final_leaves_dust(
+    reporting_pool: PoolSandbox, older: bool
+) -> None:
     """ApplyReport refused once the epoch is final: the share is swept with the dust.
 
     On a real chain the member's contract can refuse a report (here: not verified) in a
     block after the report window closed and the epoch was finalized; the emulator runs a
     trace at one instant, so the trace is cut after the refusal and the bounce is delivered
     after FinalizeEpoch. C keeps the refused contribution, so nobody can claim its share;
-    it is crossed off the claimants and retirement sweeps it into the reserve.
+    it is crossed off the claimants and retirement sweeps it into the reserve. `older`: the
+    bounce arrives after the next epoch is final too, so epoch 1's record is in the
+    dictionary of older epochs rather than the root.
     """
     sb = reporting_pool
     report_all(sb, 1)
@@ -399,6 +404,11 @@ def test_report_refused_after_the_epoch_is_final_leaves_dust(reporting_pool: Poo
     assert sb.pool.reporting_epoch().reporters == len(METRICS) + 1
     sb.finalize()
     assert sb.pool.final_epoch(1).claims_left == len(METRICS) + 1
+    if older:
+        sb.close_epoch()
+        report_all(sb, 2)
+        sb.finalize()
+        assert sb.pool.final_epoch(2).found
     before = sb.keeper.balance
     trace = sb.chain.send_message(bounce.cell).assert_success()
     refused = one(trace, ContributionRefused)
@@ -660,6 +670,46 @@ def test_two_settlements_in_flight_keep_both_pending() -> None:
     owed = sum(e.payout for e in events_of(trace) if isinstance(e, RewardSettled))
     assert sb.pool.ledger().pending_credit == owed
     assert sb.pool.participant_info(a.address).pending == owed
+
+
+def test_older_final_epoch_is_claimed_from_the_dictionary(reporting_pool: PoolSandbox) -> None:
+    """The latest final epoch lives in the root; finalizing the next one moves it, with its
+    counters, to the dictionary of older epochs, from which late claims are paid exactly."""
+    sb = reporting_pool
+    names = list(METRICS)
+    metrics = list(METRICS.values())
+    report_all(sb, 1)
+    sb.finalize()
+    first = sb.pool.final_epoch(1)
+    assert first.found and first.claims_left == len(METRICS)
+    expected_1 = econ.simulate_epoch(
+        sb.pool.ledger().received, sb.params.commission_bps, 0, metrics
+    )
+    paid = one(sb.pool.claim_rewards(sb.members[names[0]], 1).assert_success(), RewardSettled)
+    assert paid.payout == expected_1.shares[0].payout
+    sb.pool.send_income(sb.proxy, INCOME).assert_success()
+    closed = one(sb.close_epoch(), EpochClosed)
+    report_all(sb, 2)
+    sb.finalize()
+    older = sb.pool.final_epoch(1)
+    assert older == dataclasses.replace(
+        first, remaining=first.remaining - paid.payout, claims_left=len(METRICS) - 1
+    )
+    reserve = expected_1.settlement.reserve_out
+    expected_2 = econ.simulate_epoch(closed.received, sb.params.commission_bps, reserve, metrics)
+    for i, name in enumerate(names):
+        settled = one(
+            sb.pool.crank_payout(sb.keeper, sb.members[name].address, 2).assert_success(),
+            RewardSettled,
+        )
+        assert settled.payout == expected_2.shares[i].payout
+    assert not sb.pool.final_epoch(2).found and sb.pool.final_epoch(1).found
+    for i, name in enumerate(names[1:], start=1):
+        trace = sb.pool.crank_payout(sb.keeper, sb.members[name].address, 1).assert_success()
+        assert one(trace, RewardSettled).payout == expected_1.shares[i].payout
+    assert one(trace, EpochRetired).dust == expected_1.dust
+    assert not sb.pool.final_epoch(1).found
+    sb.assert_conserved()
 
 
 # ---------------------------------------------------------------- CreditPending bounce

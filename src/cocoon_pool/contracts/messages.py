@@ -423,7 +423,8 @@ class SettleClaim(TlbStruct):
     pending_carry: int = coins()
     pay_below_minimum: bool = boolean()
     member: Address = addr()
-    excess_to: Address = addr()
+    excess_to: Address | None = opt_addr(None)
+    """None: the change goes to the member (its own claim or crank)."""
 
 
 @dataclass(frozen=True, kw_only=True)

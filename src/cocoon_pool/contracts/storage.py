@@ -120,6 +120,17 @@ class DistributionTotals(TlbStruct):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FinalEpochs(TlbStruct):
+    """The latest final epoch's frozen aggregates and the older final epochs (a dictionary)."""
+
+    net: int = coins(0)
+    contribution_sum: int = u(96, 0)
+    bonus_weight: int = u(128, 0)
+    bonus_paid: int = coins(0)
+    older: Cell | None = tl(EmptyDict(), None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DistributionStorage(TlbStruct):
     paused: bool = boolean(False)
     current_epoch: int = u(32, 0)
@@ -130,9 +141,12 @@ class DistributionStorage(TlbStruct):
     unsettled: int = coins(0)
     paid: int = coins(0)
     reporting: Cell | None = tl(RawCell(optional=True), None)
-    finals: Cell | None = tl(EmptyDict(), None)
     config: DistributionConfig = tl(Ref(DistributionConfig))
     totals: DistributionTotals = tl(Ref(DistributionTotals), DistributionTotals())
+    finals: FinalEpochs = tl(Ref(FinalEpochs), FinalEpochs())
+    latest_epoch: int = u(32, 0)
+    latest_claims_left: int = u(32, 0)
+    latest_remaining: int = coins(0)
 
 
 # Participant history ring: HISTORY_SLOTS records of HISTORY_RECORD_BITS in one cell.
