@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from ton_core import Address
 
-from cocoon_pool.chain.emulator import EmulatedChain
+from cocoon_pool.chain.emulator import EmulatedChain, Wallet
 from cocoon_pool.chain.types import Trace, raw_address
 from cocoon_pool.contracts.events import Event, decode_event
 
@@ -56,3 +56,30 @@ def gain(chain: EmulatedChain, trace: Trace, address: Address, before: int) -> i
 
 def same(a: Address | None, b: Address) -> bool:
     return a is not None and raw_address(a) == raw_address(b)
+
+
+def assert_refused_and_refunded(
+    trace: Trace,
+    chain: EmulatedChain,
+    payer: Wallet,
+    contract: Address,
+    *,
+    value: int,
+    expected: int,
+    payer_before: int,
+    contract_before: int,
+) -> None:
+    """``contract`` refused ``payer``'s message with ``expected`` and bounced it straight back.
+
+    The payer loses exactly the fees the trace burned, the contract only its storage fee, and
+    nothing else ran.
+    """
+    tx = trace.find(contract)
+    assert tx.exit_code == expected, trace.describe()
+    assert tx.bounced and not tx.success
+    (bounce,) = tx.internal_out
+    assert bounce.bounced and same(bounce.dest, payer.address)
+    assert bounce.value == value - (tx.total_fees - tx.storage_fees) - bounce.fwd_fee
+    assert len(trace) == 3, trace.describe()  # payer -> contract -> bounce back
+    assert payer.balance == payer_before - payer_cost(trace, payer.address)
+    assert chain.get_balance(contract) == contract_before - tx.storage_fees

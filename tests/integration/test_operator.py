@@ -48,7 +48,7 @@ from cocoon_pool.contracts.pool import (
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
-from tracing import one_event, payer_cost
+from tracing import assert_refused_and_refunded, one_event, payer_cost
 
 LIMITS = tolk_constants("PoolOperator.tolk")
 ADMIN_OP_FEE = fee("ADMIN_OP_FEE")
@@ -99,18 +99,17 @@ def send_refused(
     operator_before = chain.get_balance(pool.operator)
     state_before = operator_state(pool)
     trace = pool.admin_call(wallet, body, value=value)
-    tx = handling_tx(trace, pool.operator)
-    assert tx.exit_code == expected, trace.describe()
-    assert tx.bounced and not tx.success
-    (bounce,) = tx.internal_out
-    assert bounce.bounced and raw_address(bounce.dest or pool.operator) == raw_address(
-        wallet.address
+    assert_refused_and_refunded(
+        trace,
+        chain,
+        wallet,
+        pool.operator,
+        value=value,
+        expected=expected,
+        payer_before=wallet_before,
+        contract_before=operator_before,
     )
-    assert bounce.value == value - (tx.total_fees - tx.storage_fees) - bounce.fwd_fee
-    assert chain.get_balance(pool.operator) == operator_before - tx.storage_fees
-    assert wallet.balance == wallet_before - payer_cost(trace, wallet.address)
     assert operator_state(pool) == state_before
-    assert len(trace) == 3  # wallet -> operator -> bounce back: nothing else ran
     return trace
 
 

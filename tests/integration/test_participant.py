@@ -31,7 +31,15 @@ from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
 from cocoon_pool.economics import MemberMetrics, bonus_bps, contribution, penalty_bps
 from cocoon_pool.sandbox import PoolSandbox
-from tracing import events_of, gain, one_event, payer_cost, same, storage_paid
+from tracing import (
+    assert_refused_and_refunded,
+    events_of,
+    gain,
+    one_event,
+    payer_cost,
+    same,
+    storage_paid,
+)
 
 RESERVE = fee("PARTICIPANT_STORAGE_RESERVE")
 MEMBER_OP_FEE = fee("MEMBER_OP_FEE")
@@ -55,15 +63,16 @@ def refused_by_participant(
     state_before = pool.participant_info(member)
     registry_before = pool.registry_info()
     trace = wallet.send(target, value, body)
-    tx = trace.find(target)
-    assert tx.exit_code == expected, trace.describe()
-    assert tx.bounced and not tx.success
-    (bounce,) = tx.internal_out
-    assert bounce.bounced and same(bounce.dest, wallet.address)
-    assert bounce.value == value - (tx.total_fees - tx.storage_fees) - bounce.fwd_fee
-    assert len(trace) == 3  # wallet -> participant -> bounce back: nothing else ran
-    assert wallet.balance == wallet_before - payer_cost(trace, wallet.address)
-    assert chain.get_balance(target) == target_before - tx.storage_fees
+    assert_refused_and_refunded(
+        trace,
+        chain,
+        wallet,
+        target,
+        value=value,
+        expected=expected,
+        payer_before=wallet_before,
+        contract_before=target_before,
+    )
     assert pool.participant_info(member) == state_before
     assert pool.registry_info() == registry_before
     return trace

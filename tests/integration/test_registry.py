@@ -26,7 +26,7 @@ from cocoon_pool.contracts.events import (
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
 from cocoon_pool.sandbox import PoolSandbox
-from tracing import gain, one_event, payer_cost, same, storage_paid
+from tracing import assert_refused_and_refunded, gain, one_event, payer_cost, same, storage_paid
 
 RESERVE = fee("PARTICIPANT_STORAGE_RESERVE")
 REGISTER_FEE = fee("REGISTER_FEE")
@@ -56,15 +56,16 @@ def refused_by_registry(
     registry_before = chain.get_balance(pool.registry)
     info_before = pool.registry_info()
     trace = wallet.send(pool.registry, value, body)
-    tx = trace.find(pool.registry)
-    assert tx.exit_code == expected, trace.describe()
-    assert tx.bounced and not tx.success
-    (bounce,) = tx.internal_out
-    assert bounce.bounced and same(bounce.dest, wallet.address)
-    assert bounce.value == value - (tx.total_fees - tx.storage_fees) - bounce.fwd_fee
-    assert len(trace) == 3  # wallet -> registry -> bounce back: nothing else ran
-    assert wallet.balance == wallet_before - payer_cost(trace, wallet.address)
-    assert chain.get_balance(pool.registry) == registry_before - tx.storage_fees
+    assert_refused_and_refunded(
+        trace,
+        chain,
+        wallet,
+        pool.registry,
+        value=value,
+        expected=expected,
+        payer_before=wallet_before,
+        contract_before=registry_before,
+    )
     assert pool.registry_info() == info_before
     return trace
 
