@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from ton_core import Address
 
 from cocoon_pool.chain.emulator import EmulatedChain, Wallet
 from cocoon_pool.chain.types import Trace, raw_address
-from cocoon_pool.contracts.events import Event, decode_event
-
-E = TypeVar("E", bound=Event)
-
-
-def events_of(trace: Trace, kind: type[E], address: Address | None = None) -> list[E]:
-    """Decoded events of one type, optionally only those emitted by ``address``."""
-    found: list[E] = []
-    for tx in trace.find_all(address):
-        for msg in tx.events:
-            event = decode_event(msg.body)
-            if isinstance(event, kind):
-                found.append(event)
-    return found
+from cocoon_pool.contracts.events import E, trace_events
 
 
 def one_event(trace: Trace, kind: type[E], address: Address | None = None) -> E:
-    found = events_of(trace, kind, address)
+    found = trace_events(trace, kind, address)
     assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
     return found[0]
+
+
+def trace_fees(trace: Trace) -> int:
+    """Every nanoton the trace burned: transaction fees plus forward fees in transit."""
+    return sum(tx.total_fees for tx in trace) + sum(
+        msg.fwd_fee for tx in trace for msg in tx.internal_out
+    )
 
 
 def storage_paid(trace: Trace, address: Address) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from cocoon_pool import economics as econ
 from cocoon_pool.accounting import Conservation
@@ -20,11 +20,11 @@ from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import (
+    E,
     EpochClosed,
     EpochFinalized,
-    Event,
     RewardSettled,
-    decode_event,
+    trace_events,
 )
 from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
@@ -43,7 +43,6 @@ TIER_PROFILES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
 )
 
 ProgressCallback = Callable[[str], None]
-E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True)
@@ -113,11 +112,6 @@ def draw_metrics(rng: random.Random, index: int, epoch_seconds: int) -> econ.Mem
         uptime_bps=rng.randint(u_lo, u_hi),
         outages=rng.randint(o_lo, o_hi),
     )
-
-
-def events_of(trace: Trace) -> list[Event]:
-    found = (decode_event(msg.body) for tx in trace for msg in tx.events)
-    return [e for e in found if e is not None]
 
 
 class Simulation:
@@ -214,7 +208,7 @@ class Simulation:
         )
 
     def _single(self, trace: Trace, kind: type[E]) -> E:
-        found = [e for e in events_of(trace) if isinstance(e, kind)]
+        found = trace_events(trace, kind)
         if len(found) != 1:
             raise TransactionFailed(
                 f"expected one {kind.__name__} event, found {len(found)}",

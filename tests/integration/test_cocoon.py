@@ -35,11 +35,10 @@ from cocoon_pool.contracts.codec import TlbStruct, addresses_equal
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     EpochClosed,
-    Event,
     OperatorStakeChanged,
     OwnerActionReturned,
     OwnerActionSent,
-    decode_event,
+    trace_events,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.sandbox import PoolSandbox
@@ -76,11 +75,6 @@ def cocoon(sandbox: PoolSandbox) -> Cocoon:
     worker = doubles.deploy_worker(sandbox.pool.distribution, member)
     sandbox.pool.verify_member(sandbox.admin, member.address, worker).assert_success()
     return Cocoon(sandbox, doubles, member, worker, sandbox.wallet("relayer"))
-
-
-def events(trace: Trace) -> list[Event]:
-    found = (decode_event(msg.body) for msg in trace.external_events())
-    return [e for e in found if e is not None]
 
 
 def round_trips(cls: type[TlbStruct], body: Cell) -> TlbStruct:
@@ -135,7 +129,7 @@ def test_payout_reaches_the_pool_and_the_next_pot(cocoon: Cocoon) -> None:
     sb.assert_conserved()
 
     close = sb.close_epoch()
-    closed = [e for e in events(close) if isinstance(e, EpochClosed)]
+    closed = trace_events(close, EpochClosed)
     assert len(closed) == 1
     assert close.find(pool.distribution).storage_fees == 0
     assert closed[0].epoch == 1
@@ -220,7 +214,7 @@ def test_tiny_zero_and_excess_income_all_land_in_the_pot(cocoon: Cocoon) -> None
     sb.assert_conserved()
 
     open_income = pool.ledger().open_income
-    closed = [e for e in events(sb.close_epoch()) if isinstance(e, EpochClosed)]
+    closed = trace_events(sb.close_epoch(), EpochClosed)
     assert closed[0].received == open_income
     conservation = sb.assert_conserved()
     assert conservation.received == (3 + 100 * FEE_PER_TOKEN + excess.in_message.value)
@@ -281,11 +275,11 @@ def test_owner_worker_register_reaches_the_worker_from_the_pool(cocoon: Cocoon) 
     assert back.in_message is not None and back.success
     assert pool.pool_info().operator_stake == stake_before + back.in_message.value
     assert value - back.in_message.value < value // 2
-    sent = [e for e in events(trace) if isinstance(e, OwnerActionSent)]
+    sent = trace_events(trace, OwnerActionSent)
     assert len(sent) == 1
     assert addresses_equal(sent[0].member, cocoon.member.address)
     assert addresses_equal(sent[0].target, cocoon.worker)
-    assert any(isinstance(e, OperatorStakeChanged) for e in events(trace))
+    assert trace_events(trace, OperatorStakeChanged)
 
     # Paid entirely by the admin: pool contracts lose nothing but storage.
     only_storage_changed(sb, trace, pool.distribution, distribution_before)
@@ -375,7 +369,7 @@ def _assert_refunded_to_admin(cocoon: Cocoon, trace: Trace) -> None:
     assert len(bounced) == 1 and bounced[0].success
     refund = trace.find(sb.admin.address, RETURN_EXCESSES)
     assert refund.in_message is not None and refund.in_message.value > 0
-    returned = [e for e in events(trace) if isinstance(e, OwnerActionReturned)]
+    returned = trace_events(trace, OwnerActionReturned)
     assert len(returned) == 1 and addresses_equal(returned[0].recipient, sb.admin.address)
     assert trace.find_all(cocoon.worker) == []
 
@@ -434,7 +428,7 @@ def test_a_worker_that_refuses_or_is_missing_returns_the_value_to_the_operator(
         back = trace.find(pool.operator, EXCESSES)
         assert back.in_message is not None and back.success
         assert pool.pool_info().operator_stake == stake + back.in_message.value
-        returned = [e for e in events(trace) if isinstance(e, OwnerActionReturned)]
+        returned = trace_events(trace, OwnerActionReturned)
         assert len(returned) == 1 and addresses_equal(returned[0].recipient, pool.operator)
         only_storage_changed(sb, trace, pool.distribution, before)
     assert chain.get_state(missing).status == "nonexist"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from functools import cache
-from typing import TypeVar
 
 import pytest
 from ton_core import Address, Cell, begin_cell
@@ -29,9 +28,9 @@ from cocoon_pool.contracts.events import (
     EpochClosed,
     EpochFinalized,
     EpochRetired,
-    Event,
     PendingCredited,
     RewardSettled,
+    trace_events,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import PoolParams
@@ -40,9 +39,7 @@ from cocoon_pool.contracts.views import ReportingView
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
-from cocoon_pool.simulate import events_of
-
-E = TypeVar("E", bound=Event)
+from tracing import one_event, storage_paid, trace_fees
 
 RICH_BOUNCE_OP = 0xFFFFFFFE
 METRICS = {
@@ -90,29 +87,12 @@ def dist_tx(sb: PoolSandbox, trace: Trace, op: int | None = None) -> Transaction
     return trace.find(sb.pool.distribution, op)
 
 
-def one(trace: Trace, kind: type[E]) -> E:
-    found = [e for e in events_of(trace) if isinstance(e, kind)]
-    assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
-    return found[0]
-
-
-def trace_fees(trace: Trace) -> int:
-    return sum(tx.total_fees for tx in trace) + sum(
-        msg.fwd_fee for tx in trace for msg in tx.internal_out
-    )
-
-
-def storage_of(trace: Trace, address: Address) -> int:
-    raw = raw_address(address)
-    return sum(tx.storage_fees for tx in trace if tx.address_raw == raw)
-
-
 def assert_caller_lost_only_fees(
     sb: PoolSandbox, caller: Wallet, before: int, trace: Trace
 ) -> None:
     """Nothing of the caller's value stayed anywhere: it paid the trace's fees and no more."""
     pool_storage = sum(
-        storage_of(trace, a) for a in (sb.pool.distribution, sb.pool.registry, sb.pool.operator)
+        storage_paid(trace, a) for a in (sb.pool.distribution, sb.pool.registry, sb.pool.operator)
     )
     participants = {
         tx.address_raw
@@ -251,7 +231,7 @@ def test_report_at_every_bound_is_accepted(reporting_pool: PoolSandbox) -> None:
         sb, a, 1, running=span, gpu=econ.MAX_GPU_SCORE, uptime=econ.BPS, outages=65_535
     )
     trace = sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), body).assert_success()
-    recorded = one(trace, ContributionRecorded)
+    recorded = one_event(trace, ContributionRecorded)
     expected = span * econ.MAX_GPU_SCORE  # uptime 10000 bps multiplies by exactly 1
     assert (recorded.contribution, recorded.penalty_bps, recorded.bonus_bps) == (
         expected,
@@ -293,11 +273,11 @@ def test_paused_blocks_reports_and_closing_but_not_claims(reporting_pool: PoolSa
     sb.chain.set_now(sb.pool.ledger().epoch_start + sb.pool.ledger().epoch_length)
     refused(sb, sb.pool.close_epoch(sb.keeper), "DISTRIBUTION_PAUSED")
     # Members still take out what they earned: finalize and claim work while paused.
-    one(sb.finalize(), EpochFinalized)
-    settled = one(sb.pool.claim_rewards(sb.members["a"], 1).assert_success(), RewardSettled)
+    one_event(sb.finalize(), EpochFinalized)
+    settled = one_event(sb.pool.claim_rewards(sb.members["a"], 1).assert_success(), RewardSettled)
     assert settled.paid_now and settled.payout > 0
     sb.pool.admin_call(sb.admin, m.UnpausePool(query_id=2)).assert_success()
-    one(sb.pool.close_epoch(sb.keeper).assert_success(), EpochClosed)
+    one_event(sb.pool.close_epoch(sb.keeper).assert_success(), EpochClosed)
     sb.assert_conserved()
 
 
@@ -411,14 +391,14 @@ def test_report_refused_after_the_epoch_is_final_leaves_dust(
         assert sb.pool.final_epoch(2).found
     before = sb.keeper.balance
     trace = sb.chain.send_message(bounce.cell).assert_success()
-    refused = one(trace, ContributionRefused)
+    refused = one_event(trace, ContributionRefused)
     assert not refused.reverted and refused.epoch == 1
     assert sb.pool.final_epoch(1).claims_left == len(METRICS)
     assert sb.keeper.balance > before  # the relay value came back to whoever paid it
     sb.assert_conserved()
     for name in METRICS:
         trace = sb.pool.claim_rewards(sb.members[name], 1).assert_success()
-    retired = one(trace, EpochRetired)
+    retired = one_event(trace, EpochRetired)
     assert retired.dust > 0 and not sb.pool.final_epoch(1).found
     sb.assert_conserved()
 
@@ -450,7 +430,7 @@ def test_close_epoch_while_previous_still_reporting(open_pool: PoolSandbox) -> N
     ledger = sb.pool.ledger()
     # Closed late, epoch 1's report window reaches past the end of epoch 2.
     sb.chain.set_now(ledger.epoch_start + 2 * ledger.epoch_length - ledger.report_grace // 2)
-    closed = one(sb.pool.close_epoch(sb.keeper).assert_success(), EpochClosed)
+    closed = one_event(sb.pool.close_epoch(sb.keeper).assert_success(), EpochClosed)
     assert (closed.epoch, closed.end) == (1, ledger.epoch_start + ledger.epoch_length)
     sb.chain.set_now(closed.end + ledger.epoch_length)
     assert sb.chain.now <= closed.report_deadline
@@ -458,8 +438,8 @@ def test_close_epoch_while_previous_still_reporting(open_pool: PoolSandbox) -> N
     # Once the window is over, the close finalizes epoch 1 on the way.
     sb.chain.set_now(closed.report_deadline + 1)
     trace = sb.pool.close_epoch(sb.keeper).assert_success()
-    assert one(trace, EpochFinalized).epoch == 1
-    assert one(trace, EpochClosed).epoch == 2
+    assert one_event(trace, EpochFinalized).epoch == 1
+    assert one_event(trace, EpochClosed).epoch == 2
     sb.assert_conserved()
 
 
@@ -479,7 +459,7 @@ def test_finalize_while_window_open(reporting_pool: PoolSandbox) -> None:
         sb.pool.finalize_epoch(sb.keeper, value=fee("EPOCH_CRANK_FEE") - 1),
         "DISTRIBUTION_VALUE_TOO_LOW",
     )
-    one(sb.pool.finalize_epoch(sb.keeper).assert_success(), EpochFinalized)
+    one_event(sb.pool.finalize_epoch(sb.keeper).assert_success(), EpochFinalized)
     refused(sb, sb.pool.finalize_epoch(sb.keeper), "NO_REPORTING_EPOCH")
     sb.assert_conserved()
 
@@ -487,7 +467,7 @@ def test_finalize_while_window_open(reporting_pool: PoolSandbox) -> None:
 def test_nobody_reported_sends_net_to_reserve(reporting_pool: PoolSandbox) -> None:
     sb = reporting_pool
     net = sb.pool.reporting_epoch().net
-    fin = one(sb.finalize(), EpochFinalized)
+    fin = one_event(sb.finalize(), EpochFinalized)
     assert (fin.claimable, fin.penalty_pool, fin.bonus_paid, fin.reporters) == (0, 0, 0, 0)
     ledger = sb.pool.ledger()
     assert (ledger.reserve, ledger.unsettled) == (net, 0)
@@ -502,7 +482,7 @@ def test_full_epoch_matches_model_and_retires(reporting_pool: PoolSandbox) -> No
     sb = reporting_pool
     received = sb.pool.ledger().received
     report_all(sb, 1)
-    fin = one(sb.finalize(), EpochFinalized)
+    fin = one_event(sb.finalize(), EpochFinalized)
     expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
     s = expected.settlement
     assert (fin.penalty_pool, fin.bonus_paid, fin.claimable, fin.reporters) == (
@@ -516,13 +496,13 @@ def test_full_epoch_matches_model_and_retires(reporting_pool: PoolSandbox) -> No
         member = sb.members[name]
         before = member.balance
         trace = sb.pool.crank_payout(sb.keeper, member.address, 1).assert_success()
-        settled = one(trace, RewardSettled)
+        settled = one_event(trace, RewardSettled)
         assert (settled.payout, settled.pending_carry, settled.paid_now) == (share.payout, 0, True)
         (payout_tx,) = trace.find_all(member.address, m.RewardPayout.PREFIX)
         assert payout_tx.in_message is not None
         assert member.balance - before == payout_tx.in_message.value - payout_tx.total_fees
         sb.assert_conserved()
-    retired = [e for e in events_of(trace) if isinstance(e, EpochRetired)]
+    retired = trace_events(trace, EpochRetired)
     assert retired == [EpochRetired(epoch=1, dust=expected.dust)]
     ledger = sb.pool.ledger()
     assert ledger.reserve == expected.reserve_after_sweep
@@ -539,7 +519,7 @@ def test_crank_pays_the_keeper_back_its_excess(reporting_pool: PoolSandbox) -> N
     a = sb.members["a"]
     before = sb.keeper.balance
     trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
-    settled = one(trace, RewardSettled)
+    settled = one_event(trace, RewardSettled)
     (payout_tx,) = trace.find_all(a.address, m.RewardPayout.PREFIX)
     assert payout_tx.in_message is not None
     assert payout_tx.in_message.value == settled.payout
@@ -567,7 +547,7 @@ def test_claim_before_final_restores_the_slip(reporting_pool: PoolSandbox) -> No
     # The same crank after the window finalizes on the way and pays.
     sb.chain.set_now(sb.pool.reporting_epoch().deadline + 1)
     trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
-    assert one(trace, EpochFinalized).epoch == 1 and one(trace, RewardSettled).paid_now
+    assert one_event(trace, EpochFinalized).epoch == 1 and one_event(trace, RewardSettled).paid_now
     sb.assert_conserved()
 
 
@@ -616,19 +596,19 @@ def test_below_minimum_stays_pending_then_paid_with_next_epoch() -> None:
     own: list[int] = []
     for epoch, income in ((1, ton("2.5")), (2, ton(20))):
         sb.pool.send_income(sb.proxy, income).assert_success()
-        closed = one(sb.close_epoch(), EpochClosed)
+        closed = one_event(sb.close_epoch(), EpochClosed)
         sb.report(a, epoch, metrics[0]).assert_success()
         sb.report(b, epoch, metrics[1]).assert_success()
-        one(sb.finalize(), EpochFinalized)
+        one_event(sb.finalize(), EpochFinalized)
         expected = econ.simulate_epoch(closed.received, sb.params.commission_bps, reserve, metrics)
         payouts.append(expected.shares[0].payout)
         trace = sb.pool.crank_payout(sb.keeper, a.address, epoch).assert_success()
-        settled = one(trace, RewardSettled)
+        settled = one_event(trace, RewardSettled)
         assert settled.payout == expected.shares[0].payout
         if epoch == 1:
             assert settled.payout < params.min_payout
             assert (settled.pending_carry, settled.paid_now) == (0, False)
-            credited = one(trace, PendingCredited)
+            credited = one_event(trace, PendingCredited)
             assert credited.pending == settled.payout
             assert sb.pool.participant_info(a.address).pending == settled.payout
             assert sb.pool.ledger().pending_credit == settled.payout
@@ -642,7 +622,7 @@ def test_below_minimum_stays_pending_then_paid_with_next_epoch() -> None:
             assert sb.pool.ledger().pending_credit == 0
         sb.assert_conserved()
         # b claims itself: a member is paid whatever the amount, even below the minimum.
-        mine = one(sb.pool.claim_rewards(b, epoch).assert_success(), RewardSettled)
+        mine = one_event(sb.pool.claim_rewards(b, epoch).assert_success(), RewardSettled)
         assert (mine.payout, mine.paid_now) == (expected.shares[1].payout, True)
         own.append(mine.payout)
         reserve = expected.reserve_after_sweep
@@ -667,7 +647,7 @@ def test_two_settlements_in_flight_keep_both_pending() -> None:
         for crank in (m.CrankPayout(query_id=1, epoch=1), m.CrankPayout(query_id=2, epoch=2))
     ]
     trace = sb.keeper.send_raw(cranks).assert_success()
-    owed = sum(e.payout for e in events_of(trace) if isinstance(e, RewardSettled))
+    owed = sum(e.payout for e in trace_events(trace, RewardSettled))
     assert sb.pool.ledger().pending_credit == owed
     assert sb.pool.participant_info(a.address).pending == owed
 
@@ -685,10 +665,10 @@ def test_older_final_epoch_is_claimed_from_the_dictionary(reporting_pool: PoolSa
     expected_1 = econ.simulate_epoch(
         sb.pool.ledger().received, sb.params.commission_bps, 0, metrics
     )
-    paid = one(sb.pool.claim_rewards(sb.members[names[0]], 1).assert_success(), RewardSettled)
+    paid = one_event(sb.pool.claim_rewards(sb.members[names[0]], 1).assert_success(), RewardSettled)
     assert paid.payout == expected_1.shares[0].payout
     sb.pool.send_income(sb.proxy, INCOME).assert_success()
-    closed = one(sb.close_epoch(), EpochClosed)
+    closed = one_event(sb.close_epoch(), EpochClosed)
     report_all(sb, 2)
     sb.finalize()
     older = sb.pool.final_epoch(1)
@@ -698,7 +678,7 @@ def test_older_final_epoch_is_claimed_from_the_dictionary(reporting_pool: PoolSa
     reserve = expected_1.settlement.reserve_out
     expected_2 = econ.simulate_epoch(closed.received, sb.params.commission_bps, reserve, metrics)
     for i, name in enumerate(names):
-        settled = one(
+        settled = one_event(
             sb.pool.crank_payout(sb.keeper, sb.members[name].address, 2).assert_success(),
             RewardSettled,
         )
@@ -706,8 +686,8 @@ def test_older_final_epoch_is_claimed_from_the_dictionary(reporting_pool: PoolSa
     assert not sb.pool.final_epoch(2).found and sb.pool.final_epoch(1).found
     for i, name in enumerate(names[1:], start=1):
         trace = sb.pool.crank_payout(sb.keeper, sb.members[name].address, 1).assert_success()
-        assert one(trace, RewardSettled).payout == expected_1.shares[i].payout
-    assert one(trace, EpochRetired).dust == expected_1.dust
+        assert one_event(trace, RewardSettled).payout == expected_1.shares[i].payout
+    assert one_event(trace, EpochRetired).dust == expected_1.dust
     assert not sb.pool.final_epoch(1).found
     sb.assert_conserved()
 
@@ -923,7 +903,7 @@ def test_commission_collected_exactly(reporting_pool: PoolSandbox) -> None:
     report_all(sb, 1)
     sb.finalize()
     sb.pool.send_income(sb.proxy, ton(33)).assert_success()
-    closed = one(sb.close_epoch(), EpochClosed)
+    closed = one_event(sb.close_epoch(), EpochClosed)
     second = closed.commission
     assert second == closed.received * sb.params.commission_bps // econ.BPS
     assert sb.pool.ledger().commission_unpaid == first + second
@@ -932,17 +912,19 @@ def test_commission_collected_exactly(reporting_pool: PoolSandbox) -> None:
     before_admin = sb.admin.balance
     before_dist = sb.chain.get_balance(sb.pool.distribution)
     trace = sb.pool.admin_call(sb.admin, m.CollectCommission(query_id=2)).assert_success()
-    collected = one(trace, CommissionCollected)
+    collected = one_event(trace, CommissionCollected)
     assert (collected.amount, collected.recipient) == (first + second, sb.admin.address)
     assert sb.chain.get_balance(sb.pool.distribution) == before_dist - collected.amount - (
-        storage_of(trace, sb.pool.distribution)
+        storage_paid(trace, sb.pool.distribution)
     )
     assert sb.admin.balance - before_admin == collected.amount - trace_fees(trace) + (
-        storage_of(trace, sb.pool.distribution) + storage_of(trace, sb.pool.operator)
+        storage_paid(trace, sb.pool.distribution) + storage_paid(trace, sb.pool.operator)
     )
     ledger = sb.pool.ledger()
     assert (ledger.commission_unpaid, ledger.commission) == (0, first + second)
     sb.assert_conserved()
-    again = one(sb.pool.admin_call(sb.admin, m.CollectCommission(query_id=3)), CommissionCollected)
+    again = one_event(
+        sb.pool.admin_call(sb.admin, m.CollectCommission(query_id=3)), CommissionCollected
+    )
     assert again.amount == 0
     sb.assert_conserved()

@@ -19,10 +19,11 @@ from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.types import Trace, Transaction, raw_address
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.constants import ton
-from cocoon_pool.contracts.events import EpochClosed, decode_event
+from cocoon_pool.contracts.events import EpochClosed
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.economics import BPS
 from cocoon_pool.sandbox import PoolSandbox
+from tracing import one_event, trace_fees
 
 # Cocoon's TL-B opcodes (DESIGN.md §5), written out so a drift in messages.tolk shows up here.
 PAYOUT_OP = 0xC59A7CD3
@@ -78,24 +79,6 @@ def distribution_tx(sb: PoolSandbox, trace: Trace) -> Transaction:
     return trace.find(sb.pool.distribution)
 
 
-def closed_event(trace: Trace) -> EpochClosed:
-    found = [
-        e
-        for tx in trace
-        for msg in tx.events
-        if isinstance(e := decode_event(msg.body), EpochClosed)
-    ]
-    assert len(found) == 1, trace.describe()
-    return found[0]
-
-
-def trace_fees(trace: Trace) -> int:
-    """Every nanoton the trace burned: transaction fees plus forward fees in transit."""
-    return sum(tx.total_fees for tx in trace) + sum(
-        msg.fwd_fee for tx in trace for msg in tx.internal_out
-    )
-
-
 def assert_income_kept(sb: PoolSandbox, trace: Trace, value: int) -> int:
     """Check one income message stayed whole on the distribution; return what it added."""
     tx = distribution_tx(sb, trace)
@@ -115,7 +98,7 @@ def assert_income_kept(sb: PoolSandbox, trace: Trace, value: int) -> int:
 def close_and_check_pot(sb: PoolSandbox, kept: int) -> EpochClosed:
     """Close the epoch; its pot is exactly what the income left minus storage since."""
     trace = sb.close_epoch()
-    closed = closed_event(trace)
+    closed = one_event(trace, EpochClosed)
     left = kept - distribution_tx(sb, trace).storage_fees
     # Storage that outran the income dents the floor; the next income refills it first.
     expected = max(left, 0)
@@ -183,7 +166,7 @@ def test_income_across_epochs_lands_in_the_epoch_it_arrived_in(sandbox: PoolSand
     ledger = sb.pool.ledger()
     assert ledger.open_income == second
     trace = sb.close_epoch()
-    closed2 = closed_event(trace)
+    closed2 = one_event(trace, EpochClosed)
     assert closed2.epoch == closed1.epoch + 1
     assert closed2.received == second - distribution_tx(sb, trace).storage_fees
     assert sb.pool.ledger().received == closed1.received + closed2.received

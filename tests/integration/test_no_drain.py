@@ -15,7 +15,12 @@ import pytest
 
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import fee, ton
-from cocoon_pool.contracts.events import CommissionCollected, RewardSettled, decode_event
+from cocoon_pool.contracts.events import (
+    CommissionCollected,
+    Event,
+    RewardSettled,
+    trace_events,
+)
 from cocoon_pool.contracts.messages import CollectCommission
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
@@ -27,13 +32,11 @@ REGISTRY_FLOOR = fee("REGISTRY_STORAGE_FLOOR")
 def pool_spend(trace: Trace) -> int:
     """Pool money an operation is meant to send out (paid rewards, collected commission)."""
     spent = 0
-    for tx in trace:
-        for msg in tx.events:
-            event = decode_event(msg.body)
-            if isinstance(event, RewardSettled) and event.paid_now:
-                spent += event.payout + event.pending_carry
-            elif isinstance(event, CommissionCollected):
-                spent += event.amount
+    for event in trace_events(trace, Event):
+        if isinstance(event, RewardSettled) and event.paid_now:
+            spent += event.payout + event.pending_carry
+        elif isinstance(event, CommissionCollected):
+            spent += event.amount
     return spent
 
 

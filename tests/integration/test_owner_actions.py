@@ -30,10 +30,15 @@ from cocoon_pool.chain.types import Trace, Transaction
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.codec import InlineOrRef, TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
-from cocoon_pool.contracts.events import OperatorStakeChanged, OwnerActionReturned, OwnerActionSent
+from cocoon_pool.contracts.events import (
+    OperatorStakeChanged,
+    OwnerActionReturned,
+    OwnerActionSent,
+    trace_events,
+)
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.sandbox import PoolSandbox
-from tracing import events_of, one_event, same, storage_paid
+from tracing import one_event, same, storage_paid
 
 WITHDRAW = m.OWNER_ACTION_WALLET_WITHDRAW
 EXCESSES = m.CocoonExcesses.PREFIX
@@ -186,7 +191,7 @@ def test_withdrawal_sends_exactly_amount_from_the_node_wallet_to_the_member(node
         attached=confirm.in_message.value,
     )
     assert same(sent.member, member) and same(sent.target, node.wallet)
-    assert events_of(trace, OwnerActionReturned) == []
+    assert trace_events(trace, OwnerActionReturned) == []
 
     # Pool contracts lose only storage; the members' pot is untouched.
     only_storage_changed(sb, trace, pool.distribution, distribution_before)
@@ -326,7 +331,7 @@ def _assert_refunded_to_admin(node: Node, trace: Trace, wallet_before: int) -> N
     assert returned.returned == bounced[0].in_message.value
     assert trace.find_all(node.wallet) == []
     assert chain.get_balance(node.wallet) == wallet_before
-    assert events_of(trace, OwnerActionSent) == []
+    assert trace_events(trace, OwnerActionSent) == []
 
 
 def test_members_without_a_recorded_node_wallet_are_refused(node: Node) -> None:

@@ -26,6 +26,7 @@ from cocoon_pool.contracts.events import (
     RewardSettled,
     StakeWithdrawn,
     UnbondingStarted,
+    trace_events,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
@@ -33,7 +34,6 @@ from cocoon_pool.economics import MemberMetrics, bonus_bps, contribution, penalt
 from cocoon_pool.sandbox import PoolSandbox
 from tracing import (
     assert_refused_and_refunded,
-    events_of,
     gain,
     one_event,
     payer_cost,
@@ -631,7 +631,7 @@ def test_two_settlements_in_flight_keep_both_credits(sandbox: PoolSandbox) -> No
         for e in (1, 2)
     ]
     trace = sb.keeper.send_raw(cranks).assert_success()
-    settled = events_of(trace, RewardSettled, pool.distribution)
+    settled = trace_events(trace, RewardSettled, pool.distribution)
     assert len(settled) == 2 and not any(s.paid_now for s in settled)
     owed = sum(s.payout for s in settled)
     assert pool.participant_info(alice.address).pending == owed == pool.ledger().pending_credit

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,12 +18,10 @@ from hypothesis import strategies as st
 from cocoon_pool import economics as econ
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import ton
-from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, Event, RewardSettled
+from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
-from cocoon_pool.simulate import events_of
-
-E = TypeVar("E", bound=Event)
+from tracing import one_event
 
 MAX_MEMBERS = 8
 EPOCH_SECONDS = 7 * 86_400  # PoolParams' default; epochs are closed on time, so spans match
@@ -80,12 +77,6 @@ def plans(draw: st.DrawFn) -> list[EpochPlan]:
     ]
 
 
-def one(trace: Trace, kind: type[E]) -> E:
-    found = [e for e in events_of(trace) if isinstance(e, kind)]
-    assert len(found) == 1, f"{kind.__name__}: {found}\n{trace.describe()}"
-    return found[0]
-
-
 @settings(
     max_examples=25,
     deadline=None,
@@ -112,13 +103,13 @@ def test_chain_matches_model(plan: list[EpochPlan]) -> None:
         for value, kind in step.income:
             sb.pool.send_income(sb.proxy, value, kind)  # tiny ones may not run: still counted
             sb.assert_conserved()
-        closed = one(run(sb.close_epoch()), EpochClosed)
+        closed = one_event(run(sb.close_epoch()), EpochClosed)
         assert closed.end - closed.start == EPOCH_SECONDS
         reporters = [i for i, r in enumerate(step.reports) if r is not None]
         reported = [r for r in step.reports if r is not None]
         for i, m in zip(reporters, reported, strict=True):
             run(sb.report(members[i], epoch, m))
-        finalized = one(run(sb.finalize()), EpochFinalized)
+        finalized = one_event(run(sb.finalize()), EpochFinalized)
 
         expected = econ.simulate_epoch(closed.received, bps, reserve, reported)
         s = expected.settlement
@@ -136,7 +127,7 @@ def test_chain_matches_model(plan: list[EpochPlan]) -> None:
             assert not pool.final_epoch(epoch).found
         else:
             for i, share in zip(reporters, expected.shares, strict=True):
-                settled = one(
+                settled = one_event(
                     run(pool.crank_payout(sb.keeper, members[i].address, epoch)), RewardSettled
                 )
                 assert settled.payout == share.payout

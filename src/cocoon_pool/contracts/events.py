@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from ton_core import Address, Cell
 
+from cocoon_pool.chain.types import AddressLike, Trace
 from cocoon_pool.contracts.codec import RawCell, TlbStruct, addr, boolean, coins, tl, u
 
 
@@ -255,3 +256,13 @@ def decode_event(body: Cell) -> Event | None:
         return None
     kind = EVENT_TYPES.get(s.preload_uint(32))
     return None if kind is None else kind.from_cell(body)
+
+
+E = TypeVar("E", bound=Event)
+
+
+def trace_events(trace: Trace, kind: type[E], emitter: AddressLike | None = None) -> list[E]:
+    """The pool events of type ``kind`` a trace emitted, in order (``Event``: all of them),
+    optionally only those of one contract."""
+    found = (decode_event(msg.body) for tx in trace.find_all(emitter) for msg in tx.events)
+    return [event for event in found if isinstance(event, kind)]
