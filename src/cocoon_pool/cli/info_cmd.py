@@ -21,7 +21,13 @@ from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.pool import DAY, PoolParams
 from cocoon_pool.errors import UsageError
 
+# Option defaults are PoolParams' own, so the printed addresses match a default deploy.
 _DEFAULTS = PoolParams(oracle_key=0)
+HOUR = 3600
+
+
+def _ton_text(nanotons: int) -> str:
+    return format(Decimal(nanotons) / 10**9, "f")
 
 
 def parse_ton(text: str, what: str) -> int:
@@ -60,12 +66,24 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     commission_bps: Annotated[
         int, typer.Option(help="Operator commission in basis points (500..1500).")
     ] = _DEFAULTS.commission_bps,
-    min_stake: Annotated[str, typer.Option(help="Minimum member stake in TON.")] = "10",
-    epoch_days: Annotated[int, typer.Option(help="Epoch length in days.")] = 7,
-    report_grace_hours: Annotated[int, typer.Option(help="Report window after an epoch.")] = 24,
-    timelock_hours: Annotated[int, typer.Option(help="Delay before changes apply.")] = 48,
-    unbonding_days: Annotated[int, typer.Option(help="Wait before stake is withdrawn.")] = 7,
-    min_payout: Annotated[str, typer.Option(help="Smallest automatic payout in TON.")] = "0.1",
+    min_stake: Annotated[str, typer.Option(help="Minimum member stake in TON.")] = _ton_text(
+        _DEFAULTS.min_stake
+    ),
+    epoch_days: Annotated[int, typer.Option(help="Epoch length in days.")] = (
+        _DEFAULTS.epoch_length // DAY
+    ),
+    report_grace_hours: Annotated[int, typer.Option(help="Report window after an epoch.")] = (
+        _DEFAULTS.report_grace // HOUR
+    ),
+    timelock_hours: Annotated[int, typer.Option(help="Delay before changes apply.")] = (
+        _DEFAULTS.timelock_seconds // HOUR
+    ),
+    unbonding_days: Annotated[int, typer.Option(help="Wait before stake is withdrawn.")] = (
+        _DEFAULTS.unbonding_seconds // DAY
+    ),
+    min_payout: Annotated[str, typer.Option(help="Smallest automatic payout in TON.")] = (
+        _ton_text(_DEFAULTS.min_payout)
+    ),
     network: Annotated[str, typer.Option(help="mainnet or testnet (address format).")] = (
         "mainnet"
     ),
@@ -86,8 +104,8 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
         commission_bps=commission_bps,
         min_stake=parse_ton(min_stake, "minimum stake"),
         epoch_length=epoch_days * DAY,
-        report_grace=report_grace_hours * 3600,
-        timelock_seconds=timelock_hours * 3600,
+        report_grace=report_grace_hours * HOUR,
+        timelock_seconds=timelock_hours * HOUR,
         unbonding_seconds=unbonding_days * DAY,
         min_payout=parse_ton(min_payout, "minimum payout"),
     )

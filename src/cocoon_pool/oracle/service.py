@@ -168,15 +168,11 @@ class Oracle:
                     break
                 continue
             results = self.sample()
+            failed = sum(not r.ok for r in results)
             polls += 1
             samples += len(results)
-            down += sum(not r.ok for r in results)
-            log.info(
-                "poll %d: %d up, %d down",
-                polls,
-                sum(r.ok for r in results),
-                sum(not r.ok for r in results),
-            )
+            down += failed
+            log.info("poll %d: %d up, %d down", polls, len(results) - failed, failed)
             if self.config.auto_report:
                 reports += self.auto_report()
         return RunSummary(polls, samples, down, reports, stop.is_set())
