@@ -12,7 +12,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ton_core import Address, Cell
@@ -76,13 +76,14 @@ def compute(session: Session, member: str, window: EpochWindow, scoring: Scoring
     return epoch_metrics(load_observations(session, member, window), window, scoring)
 
 
-def _same(row: Report, metrics: MemberMetrics) -> bool:
-    return (row.running_seconds, row.gpu_score, row.uptime_bps, row.outages) == (
-        metrics.running_seconds,
-        metrics.gpu_score,
-        metrics.uptime_bps,
-        metrics.outages,
-    )
+def _report_of(epoch: int, member: str) -> Select[Report]:
+    return select(Report).where(Report.epoch == epoch, Report.member == member)
+
+
+def _already_stored(row: Report, result: EpochResult) -> StoredReport:
+    """A report stored earlier is kept; it is a conflict if the samples now say otherwise."""
+    kept = StoredReport(STATUS_EXISTING, row, result)
+    return kept if kept.metrics == result.metrics else StoredReport(STATUS_CONFLICT, row, result)
 
 
 def store_report(
@@ -97,12 +98,9 @@ def store_report(
 ) -> StoredReport:
     """Compute, sign and store one member's report; an existing report is never replaced."""
     result = compute(session, member, window, scoring)
-    existing = session.scalars(
-        select(Report).where(Report.epoch == window.epoch, Report.member == member)
-    ).one_or_none()
+    existing = session.scalars(_report_of(window.epoch, member)).one_or_none()
     if existing is not None:
-        status = STATUS_EXISTING if _same(existing, result.metrics) else STATUS_CONFLICT
-        return StoredReport(status, existing, result)
+        return _already_stored(existing, result)
     try:
         result.metrics.check_epoch(window.length)
     except EconomicsError as exc:
@@ -131,11 +129,7 @@ def store_report(
     except IntegrityError:
         # Another process stored this (epoch, member) between our read and our write;
         # the unique constraint keeps theirs and we report it as existing.
-        stored = session.scalars(
-            select(Report).where(Report.epoch == window.epoch, Report.member == member)
-        ).one()
-        status = STATUS_EXISTING if _same(stored, result.metrics) else STATUS_CONFLICT
-        return StoredReport(status, stored, result)
+        return _already_stored(session.scalars(_report_of(window.epoch, member)).one(), result)
     return StoredReport(STATUS_NEW, row, result)
 
 
