@@ -20,6 +20,7 @@ GAS_GOALS = {"cocoon_payout": 3_000, "register": 25_000, "report": 12_000, "payo
 OPERATIONS = (
     "deploy",
     "register",
+    "bind_worker",
     "verify_member",
     "owner_worker_register",
     "cocoon_payout",
@@ -27,7 +28,9 @@ OPERATIONS = (
     "report",
     "finalize_epoch",
     "payout",
+    "payout_pending",
     "claim",
+    "claim_pending",
     "unregister",
     "withdraw_stake",
     "collect_commission",
@@ -67,11 +70,15 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
     probe = sb.wallet("probe")
     second = sb.wallet("probe-2")
     record("register", pool.register(probe, sb.params.min_stake))
-    record("verify_member", pool.verify_member(sb.admin, probe.address, probe.address))
+    record("bind_worker", pool.bind_worker(probe, probe.address))
+    record("verify_member", pool.verify_member(sb.admin, probe.address))
     # The probe's "worker" is its own wallet: the pool's hops are what is measured.
     record("owner_worker_register", pool.owner_worker_register(sb.admin, probe.address))
     pool.register(second, sb.params.min_stake).assert_success()
-    pool.verify_member(sb.admin, second.address, second.address).assert_success()
+    pool.bind_worker(second, second.address).assert_success()
+    pool.verify_member(sb.admin, second.address).assert_success()
+    # A member whose share stays below the minimum payout: its crank is credited as pending.
+    small = sb.add_member("probe-small")
     record("cocoon_payout", pool.send_income(sb.proxy, ton(1_000)))
     record("close_epoch", sb.close_epoch())
     length = pool.ledger().epoch_length
@@ -81,9 +88,12 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
             progress(i)
     record("report", sb.report(probe, 1, _probe_metrics(length)))
     sb.report(second, 1, _probe_metrics(length)).assert_success()
+    sb.report(small, 1, MemberMetrics(1_000, 10, 9_900, 0)).assert_success()
     record("finalize_epoch", sb.finalize())
     record("payout", pool.crank_payout(sb.keeper, probe.address, 1))
+    record("payout_pending", pool.crank_payout(sb.keeper, small.address, 1))
     record("claim", pool.claim_rewards(second, 1))
+    record("claim_pending", pool.claim_pending(small))
     record("unregister", pool.unregister(probe))
     chain.advance(sb.params.unbonding_seconds)
     record("withdraw_stake", pool.withdraw_stake(probe))

@@ -266,12 +266,24 @@ class EpochSettlement:
     """``N - Pen + Bon`` when C > 0, else 0: the most members can claim in total."""
     reserve_out: int
     """``reserve_in + Pen - Bon`` (C > 0) or ``reserve_in + N`` (C == 0), before the dust sweep."""
+    wind_down: bool = False
+    """A winding-down pool (after ClosePool) with C > 0: ``N + reserve_in`` is paid by
+    contribution alone (no penalty, no bonus) and ``reserve_out`` is 0."""
 
 
 def settle_epoch(
-    received: int, commission_bps: int, reserve_in: int, aggregates: EpochAggregates
+    received: int,
+    commission_bps: int,
+    reserve_in: int,
+    aggregates: EpochAggregates,
+    *,
+    wind_down: bool = False,
 ) -> EpochSettlement:
-    """Close the epoch: commission, net, penalty pool, bonus and the reserve carried on."""
+    """Close the epoch: commission, net, penalty pool, bonus and the reserve carried on.
+
+    ``wind_down``: the pool is closing, so the reserve has no later epoch to fund bonuses in
+    and leaves with this one (see :attr:`EpochSettlement.wind_down`).
+    """
     _require_int(
         "received",
         received,
@@ -313,6 +325,20 @@ def settle_epoch(
             bonus_paid=0,
             claimable=0,
             reserve_out=reserve_in + net,
+        )
+    if wind_down:
+        return EpochSettlement(
+            received=received,
+            commission_bps=commission_bps,
+            commission=commission,
+            net=net,
+            reserve_in=reserve_in,
+            penalty_pool=0,
+            bonus_demand=0,
+            bonus_paid=0,
+            claimable=net + reserve_in,
+            reserve_out=0,
+            wind_down=True,
         )
     denominator = c_sum * BPS
     penalty_pool = net * aggregates.penalty_weight // denominator
@@ -362,6 +388,9 @@ def member_payout(
         )
     if c_sum == 0:
         return MemberShare(c, p, b, base=0, penalty=0, bonus=0, payout=0)
+    if settlement.wind_down:
+        flat = settlement.claimable * c // c_sum
+        return MemberShare(c, p, b, base=flat, penalty=0, bonus=0, payout=flat)
     net = settlement.net
     base = net * c // c_sum
     first = net * c * (BPS - p) // (c_sum * BPS)
@@ -452,6 +481,7 @@ def simulate_epoch(
     members: Sequence[MemberMetrics],
     *,
     epoch_seconds: int | None = None,
+    wind_down: bool = False,
 ) -> EpochResult:
     """Run one whole epoch: aggregate the reports, settle, and pay every member.
 
@@ -469,6 +499,6 @@ def simulate_epoch(
     aggr = EpochAggregates()
     for c, p, b in terms:
         aggr = add_member(aggr, c, p, b)
-    settlement = settle_epoch(received, commission_bps, reserve_in, aggr)
+    settlement = settle_epoch(received, commission_bps, reserve_in, aggr, wind_down=wind_down)
     shares = tuple(member_payout(settlement, aggr, c, p, b) for c, p, b in terms)
     return EpochResult(settlement=settlement, aggregates=aggr, shares=shares)

@@ -95,11 +95,14 @@ class PoolSandbox:
         return self.chain.wallets.get(name) or self.chain.create_wallet(name, funds)
 
     def add_member(self, name: str, stake: int | None = None, verify: bool = True) -> Wallet:
-        """A funded wallet, registered (and by default verified) as a pool member."""
+        """A funded wallet, registered (and by default bound to a worker and verified) as a pool
+        member. The worker address is the member's own wallet: the pool never sends it anything
+        in these flows."""
         wallet = self.wallet(name)
         self.pool.register(wallet, stake or self.params.min_stake).assert_success()
         if verify:
-            self.pool.verify_member(self.admin, wallet.address, wallet.address).assert_success()
+            self.pool.bind_worker(wallet, wallet.address).assert_success()
+            self.pool.verify_member(self.admin, wallet.address).assert_success()
         self.members[name] = wallet
         return wallet
 

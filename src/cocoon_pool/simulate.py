@@ -141,7 +141,8 @@ class Simulation:
         for i in range(self.config.participants):
             wallet = sb.wallet(f"member-{i:05d}")
             self._run("register", pool.register(wallet, sb.params.min_stake))
-            self._run("verify_member", pool.verify_member(sb.admin, wallet.address, wallet.address))
+            self._run("bind_worker", pool.bind_worker(wallet, wallet.address))
+            self._run("verify_member", pool.verify_member(sb.admin, wallet.address))
             self.members.append(wallet)
             tier = econ.tier(draw_metrics(random.Random(i), i, sb.params.epoch_length)).label
             self.totals.append(MemberTotals(f"member-{i:05d}", wallet.address.to_str(), tier))

@@ -73,7 +73,9 @@ def cocoon(sandbox: PoolSandbox) -> Cocoon:
     member = sandbox.add_member("gpu-owner", verify=False)
     # Anyone can deploy the worker: the owner (the pool) is fixed in its initial data.
     worker = doubles.deploy_worker(sandbox.pool.distribution, member)
-    sandbox.pool.verify_member(sandbox.admin, member.address, worker).assert_success()
+    # The member names its worker itself; the admin only confirms it.
+    sandbox.pool.bind_worker(member, worker).assert_success()
+    sandbox.pool.verify_member(sandbox.admin, member.address).assert_success()
     return Cocoon(sandbox, doubles, member, worker, sandbox.wallet("relayer"))
 
 
@@ -378,8 +380,13 @@ def test_unverified_unknown_and_departed_members_are_refused(cocoon: Cocoon) -> 
     sb, pool, chain = cocoon.sb, cocoon.sb.pool, cocoon.sb.chain
     stake = pool.pool_info().operator_stake
 
+    # Bound but not (yet) confirmed by the admin: the pool does not act on its binding.
+    bound = sb.add_member("bound-unverified", verify=False)
+    bound_worker = cocoon.doubles.deploy_worker(pool.distribution, bound)
+    pool.bind_worker(bound, bound_worker).assert_success()
     cases: list[tuple[Wallet, int | None]] = [
         (sb.add_member("unverified", verify=False), code("NOT_VERIFIED")),
+        (bound, code("NOT_VERIFIED")),
         (sb.wallet("never-joined"), None),  # no Participant contract: the message bounces
     ]
     for wallet, expected in cases:
@@ -393,6 +400,7 @@ def test_unverified_unknown_and_departed_members_are_refused(cocoon: Cocoon) -> 
             assert checked.exit_code == expected
         _assert_refunded_to_admin(cocoon, trace)
         only_storage_changed(sb, trace, pool.distribution, before)
+    assert cocoon.doubles.registrations(bound_worker) == 0
 
     pool.unregister(cocoon.member).assert_success()
     trace = pool.owner_worker_register(sb.admin, cocoon.member.address)
@@ -415,7 +423,8 @@ def test_a_worker_that_refuses_or_is_missing_returns_the_value_to_the_operator(
         ("ghost", missing, None),
     ):
         member = sb.add_member(f"{name}-member", verify=False)
-        pool.verify_member(sb.admin, member.address, worker).assert_success()
+        pool.bind_worker(member, worker).assert_success()
+        pool.verify_member(sb.admin, member.address).assert_success()
         stake = pool.pool_info().operator_stake
         before = chain.get_balance(pool.distribution)
         trace = pool.owner_worker_register(sb.admin, member.address)

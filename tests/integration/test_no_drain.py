@@ -18,6 +18,7 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     CommissionCollected,
     Event,
+    PendingPaid,
     RewardSettled,
     trace_events,
 )
@@ -30,12 +31,13 @@ REGISTRY_FLOOR = fee("REGISTRY_STORAGE_FLOOR")
 
 
 def pool_spend(trace: Trace) -> int:
-    """Pool money an operation is meant to send out (paid rewards, collected commission)."""
+    """Pool money an operation is meant to send out (paid rewards and pending amounts,
+    collected commission)."""
     spent = 0
     for event in trace_events(trace, Event):
         if isinstance(event, RewardSettled) and event.paid_now:
             spent += event.payout + event.pending_carry
-        elif isinstance(event, CommissionCollected):
+        elif isinstance(event, (CommissionCollected, PendingPaid)):
             spent += event.amount
     return spent
 
@@ -62,7 +64,8 @@ def test_operations_never_spend_contract_balances(sandbox: PoolSandbox) -> None:
     members = [sb.wallet(f"m{i}") for i in range(5)]
     for w in members:
         check(partial(pool.register, w, sb.params.min_stake))
-        check(partial(pool.verify_member, sb.admin, w.address, w.address))
+        check(partial(pool.bind_worker, w, w.address))
+        check(partial(pool.verify_member, sb.admin, w.address))
     pool.send_income(sb.proxy, ton(250)).assert_success()
     check(sb.close_epoch)
     for i, w in enumerate(members):
@@ -72,9 +75,22 @@ def test_operations_never_spend_contract_balances(sandbox: PoolSandbox) -> None:
     for w in members[:3]:
         check(partial(pool.crank_payout, sb.keeper, w.address, 1))
     check(lambda: pool.claim_rewards(members[3], 1))
+    check(partial(pool.verify_member, sb.admin, members[2].address, verified=False))
+    # A small epoch: every share stays below the minimum payout, so cranks credit pending
+    # amounts that the members then take out (ClaimPending, or with the stake).
+    pool.send_income(sb.proxy, ton("0.2")).assert_success()
+    check(sb.close_epoch)
+    paid_members = [members[0], members[4]]
+    for w in paid_members:
+        check(partial(sb.report, w, 2, MemberMetrics(600_000, 1_000, 9_000, 0)))
+    check(sb.finalize)
+    for w in paid_members:
+        settled = check(partial(pool.crank_payout, sb.keeper, w.address, 2))
+        assert not trace_events(settled, RewardSettled)[0].paid_now
+    assert trace_events(check(lambda: pool.claim_pending(members[0])), PendingPaid)
     check(lambda: pool.unregister(members[4]))
     chain.advance(sb.params.unbonding_seconds)
-    check(lambda: pool.withdraw_stake(members[4]))
+    assert trace_events(check(lambda: pool.withdraw_stake(members[4])), PendingPaid)
     check(lambda: pool.admin_call(sb.admin, CollectCommission()))
     sb.assert_conserved()
 

@@ -9,10 +9,11 @@ child that must hear about it, and in the events the contracts emit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
-from ton_core import Address, Cell, begin_cell
+from ton_core import Address, Cell, HashMap, begin_cell
 
 from cocoon_pool.chain.emulator import EmulatedChain, Wallet
 from cocoon_pool.chain.types import Trace, Transaction, raw_address
@@ -29,9 +30,11 @@ from cocoon_pool.contracts.events import (
     CommissionCollected,
     DistributionConfigured,
     EpochClosed,
+    MemberRevoked,
     MemberVerified,
     OperatorStakeChanged,
     PoolDeployed,
+    ReportWindowExtended,
     RewardSettled,
     RoleAccepted,
     StakeWithdrawn,
@@ -48,18 +51,19 @@ from cocoon_pool.contracts.pool import (
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
-from tracing import assert_refused_and_refunded, one_event, payer_cost
+from tracing import assert_refused_and_refunded, gain, one_event, payer_cost, same, storage_paid
 
 LIMITS = tolk_constants("PoolOperator.tolk")
 ADMIN_OP_FEE = fee("ADMIN_OP_FEE")
 ORACLE = OracleSigner.from_seed_text("cocoon-pool-oracle")
 NEW_ORACLE = OracleSigner.from_seed_text("another oracle")
+DAY = 86_400
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def sandbox_with(**overrides: int) -> PoolSandbox:
+def sandbox_with(**overrides: Any) -> PoolSandbox:
     params = PoolParams(oracle_key=ORACLE.public_key, **overrides)
     return PoolSandbox.create(params=params)
 
@@ -69,10 +73,37 @@ def handling_tx(trace: Trace, address: Address) -> Transaction:
     return trace.find(address)
 
 
-def link_view(chain: EmulatedChain, distribution: Address) -> tuple[Address | None, int]:
-    """(registry, oracle key) as the distribution contract knows them."""
+def link_view(chain: EmulatedChain, distribution: Address) -> tuple[Address | None, int, list[int]]:
+    """(registry, oracle quorum, oracle keys in index order) as the distribution knows them."""
     result = chain.run_get_method(distribution, "links")
-    return result.address_at(1), result.int_at(2)
+    keys = result[3]
+    assert keys is None or isinstance(keys, Cell)
+    return result.address_at(1), result.int_at(2), m.oracle_keys_from_cell(keys)
+
+
+def oracle_map(keys: dict[int, int]) -> Cell | None:
+    """A ``map<uint8, uint256>`` with keys at exactly the given indices (gaps allowed, unlike
+    ``messages.oracle_keys_cell``), to build the sets the contract must refuse."""
+    if not keys:
+        return None
+    table = HashMap(8, value_serializer=lambda value, b: b.store_uint(value, 256))
+    for index, key in keys.items():
+        table.set_int_key(index, key)
+    return table.serialize()
+
+
+def oracle_keys(count: int) -> list[int]:
+    return [OracleSigner.from_seed_text(f"oracle {i}").public_key for i in range(count)]
+
+
+@dataclass(frozen=True)
+class RawOracleSetParams(PoolParams):
+    """PoolParams with the oracle map given as is: PoolParams can only build contiguous sets."""
+
+    keys_cell: Cell | None = None
+
+    def config(self) -> st.PoolConfig:
+        return replace(super().config(), oracle_keys=self.keys_cell)
 
 
 @dataclass(frozen=True)
@@ -184,11 +215,16 @@ def test_deploy_creates_both_children_where_the_getters_say(sandbox: PoolSandbox
         params.epoch_length,
     )
     assert (ledger.report_grace, ledger.min_payout) == (params.report_grace, params.min_payout)
-    linked_registry, oracle_key = link_view(chain, pool.distribution)
+    linked_registry, quorum, keys = link_view(chain, pool.distribution)
     assert linked_registry is not None and raw_address(linked_registry) == raw_address(
         pool.registry
     )
-    assert oracle_key == params.oracle_key
+    # The oracle set replaced the single key: by default key 0 alone, a 1-of-1 quorum.
+    assert (quorum, keys) == (1, [params.oracle_key])
+    assert (info.oracle_quorum, m.oracle_keys_from_cell(info.oracle_keys)) == (
+        1,
+        [params.oracle_key],
+    )
     # The children keep exactly their storage floors; the rest came back to the operator.
     assert chain.get_balance(pool.registry) == fee("REGISTRY_STORAGE_FLOOR")
     assert chain.get_balance(pool.distribution) == fee("DISTRIBUTION_STORAGE_FLOOR")
@@ -228,11 +264,50 @@ def _raw_deploy(
     ],
 )
 def test_deploy_checks_value_and_config(
-    chain: EmulatedChain, overrides: dict[str, int], shortfall: int, expected: str | None
+    chain: EmulatedChain, overrides: dict[str, Any], shortfall: int, expected: str | None
 ) -> None:
-    admin = chain.create_wallet("admin", ton(1_000))
     params = PoolParams(oracle_key=ORACLE.public_key, **overrides)
-    value = deploy_value(params, 0) - shortfall
+    _check_deploy(chain, params, deploy_value(params, 0) - shortfall, expected)
+
+
+# Oracle sets the operator must refuse (BAD_ORACLE_SET) or take, at deploy and at propose:
+# 1 <= quorum <= n <= 16 keys at indices 0..n-1. (quorum, {index: key}, refused).
+_KEYS = oracle_keys(17)
+ORACLE_SETS = {
+    "quorum-0": (0, dict(enumerate(_KEYS[:3])), True),
+    "quorum-above-n": (4, dict(enumerate(_KEYS[:3])), True),
+    "17-keys": (1, dict(enumerate(_KEYS)), True),
+    "gap-at-2": (1, {0: _KEYS[0], 1: _KEYS[1], 3: _KEYS[3]}, True),
+    "starts-at-1": (1, {1: _KEYS[1], 2: _KEYS[2]}, True),
+    "no-keys": (1, {}, True),
+    "1-of-1": (1, {0: _KEYS[0]}, False),
+    "2-of-3": (2, dict(enumerate(_KEYS[:3])), False),
+    "16-of-16": (16, dict(enumerate(_KEYS[:16])), False),
+}
+
+
+@pytest.mark.parametrize("name", list(ORACLE_SETS))
+def test_deploy_checks_the_oracle_set(chain: EmulatedChain, name: str) -> None:
+    quorum, keys, refused = ORACLE_SETS[name]
+    params = RawOracleSetParams(
+        oracle_key=ORACLE.public_key, oracle_quorum=quorum, keys_cell=oracle_map(keys)
+    )
+    expected = "BAD_ORACLE_SET" if refused else None
+    pool = Pool(chain, _check_deploy(chain, params, deploy_value(params, 0), expected))
+    if not refused:
+        # Both the operator and the distribution hold the set exactly as deployed.
+        info = pool.pool_info()
+        assert info.oracle_quorum == quorum
+        assert m.oracle_keys_from_cell(info.oracle_keys) == list(keys.values())
+        assert link_view(chain, pool.distribution)[1:] == (quorum, list(keys.values()))
+
+
+def _check_deploy(
+    chain: EmulatedChain, params: PoolParams, value: int, expected: str | None
+) -> Address:
+    """Deploy with ``value``: either it succeeds exactly at the minimum stake, or the operator
+    refuses with ``expected``, bounces the value and deploys no child. Returns the operator."""
+    admin = chain.create_wallet("admin", ton(1_000))
     before = admin.balance
     operator, trace = _raw_deploy(chain, admin, admin, params, value)
     tx = handling_tx(trace, operator)
@@ -242,7 +317,7 @@ def test_deploy_checks_value_and_config(
         # Exactly the minimum: the operator stake is the minimum, to the nanoton.
         assert pool.pool_info().operator_stake == params.min_operator_stake
         assert pool.pool_info().status == st.STATUS_ACTIVE
-        return
+        return operator
     assert tx.exit_code == code(expected), trace.describe()
     (bounce,) = tx.internal_out
     assert bounce.bounced
@@ -250,6 +325,7 @@ def test_deploy_checks_value_and_config(
     assert admin.balance == before - payer_cost(trace, admin.address)
     assert chain.get_balance(operator) == 0
     assert len(trace) == 3  # no child was deployed
+    return operator
 
 
 def test_deploy_by_someone_else_is_refused_and_the_admin_can_still_deploy(
@@ -274,7 +350,11 @@ def test_deploy_by_someone_else_is_refused_and_the_admin_can_still_deploy(
 
 def _check_commission(sb: PoolSandbox, trace: Trace) -> None:
     assert sb.pool.pool_info().commission_bps == 1_200
-    assert sb.pool.ledger().commission_bps == 1_200
+    # New rule: the distribution holds the rate back for the next epoch, so the open epoch's
+    # income keeps the rate it came in at (test_commission_change_applies_from_the_next_epoch).
+    ledger = sb.pool.ledger()
+    assert (ledger.current_epoch, ledger.commission_bps) == (1, 1_000)
+    assert (ledger.next_commission_bps, ledger.next_commission_epoch) == (1_200, 2)
     configured = one_event(trace, DistributionConfigured, sb.pool.distribution)
     assert (configured.commission_bps, configured.paused) == (1_200, False)
 
@@ -294,9 +374,13 @@ def _check_epoch_length(sb: PoolSandbox, trace: Trace) -> None:
     assert configured.epoch_length == 14 * 86_400
 
 
-def _check_oracle_key(sb: PoolSandbox, trace: Trace) -> None:
-    assert sb.pool.pool_info().oracle_key == NEW_ORACLE.public_key
-    assert link_view(sb.chain, sb.pool.distribution)[1] == NEW_ORACLE.public_key
+def _check_oracle_keys(sb: PoolSandbox, trace: Trace) -> None:
+    info = sb.pool.pool_info()
+    assert (info.oracle_quorum, m.oracle_keys_from_cell(info.oracle_keys)) == (
+        1,
+        [NEW_ORACLE.public_key],
+    )
+    assert link_view(sb.chain, sb.pool.distribution)[1:] == (1, [NEW_ORACLE.public_key])
     one_event(trace, DistributionConfigured, sb.pool.distribution)
 
 
@@ -322,7 +406,10 @@ CHANGES: list[tuple[str, Callable[[PoolSandbox], m.ParameterChange]]] = [
     ("commission", lambda sb: m.ChangeCommission(bps=1_200)),
     ("min_stake", lambda sb: m.ChangeMinStake(amount=ton(20))),
     ("epoch_length", lambda sb: m.ChangeEpochLength(seconds=14 * 86_400)),
-    ("oracle_key", lambda sb: m.ChangeOracleKey(public_key=NEW_ORACLE.public_key)),
+    (
+        "oracle_keys",
+        lambda sb: m.ChangeOracleKeys(quorum=1, keys=m.oracle_keys_cell([NEW_ORACLE.public_key])),
+    ),
     ("admin", lambda sb: m.ChangeAdmin(nominee=sb.wallet("nominee").address)),
     ("pauser", lambda sb: m.ChangePauser(nominee=sb.wallet("nominee").address)),
 ]
@@ -330,9 +417,20 @@ CHECKS: dict[str, Callable[[PoolSandbox, Trace], None]] = {
     "commission": _check_commission,
     "min_stake": _check_min_stake,
     "epoch_length": _check_epoch_length,
-    "oracle_key": _check_oracle_key,
+    "oracle_keys": _check_oracle_keys,
     "admin": _check_nominee(st.ROLE_ADMIN),
     "pauser": _check_nominee(st.ROLE_PAUSER),
+}
+# The wait with the default parameters (timelock 2 d, unbonding 7 d, epoch 7 d + 1 d grace).
+# New rule: epoch length, oracle keys and upgrades wait until every member could have left
+# first, max(timelock, unbonding, max(old, new epoch) + grace); the others the plain timelock.
+DELAYS = {
+    "commission": 2 * DAY,
+    "min_stake": 2 * DAY,
+    "epoch_length": 15 * DAY,  # the new 14 d epoch + 1 d grace
+    "oracle_keys": 8 * DAY,
+    "admin": 2 * DAY,
+    "pauser": 2 * DAY,
 }
 
 
@@ -344,7 +442,7 @@ def test_change_waits_for_the_timelock_then_applies_everywhere(
     change = make(sb)
     trace = propose(sb, change)
     proposed = one_event(trace, ChangeProposed, pool.operator)
-    assert proposed.apply_after == chain.now + sb.params.timelock_seconds
+    assert proposed.apply_after == chain.now + DELAYS[name]
     assert m.parse_parameter_change(proposed.change) == change
     pending = pool.pending_change()
     assert pending.exists and pending.apply_after == proposed.apply_after
@@ -430,7 +528,9 @@ def test_change_bounds(change: m.ParameterChange, report_grace: int, expected: s
     propose_and_apply(sb, change)
     info, ledger, registry = sb.pool.pool_info(), sb.pool.ledger(), sb.pool.registry_info()
     if isinstance(change, m.ChangeCommission):
-        assert info.commission_bps == ledger.commission_bps == change.bps
+        # New rule: the distribution takes the rate from epoch 2 on (the open one keeps 1,000).
+        assert info.commission_bps == ledger.next_commission_bps == change.bps
+        assert (ledger.commission_bps, ledger.next_commission_epoch) == (1_000, 2)
     elif isinstance(change, m.ChangeMinStake):
         assert info.min_stake == registry.min_stake == change.amount
     elif isinstance(change, m.ChangeEpochLength):
@@ -462,6 +562,129 @@ def test_cancel_and_one_change_at_a_time(sandbox: PoolSandbox) -> None:
     assert one_event(trace, ChangeProposed).apply_after == sb.chain.now + sb.params.timelock_seconds
 
 
+_UPGRADE = begin_cell().store_uint(0, 8).end_cell()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "change", "delay"),
+    [
+        # The plain timelock, however long unbonding or the epoch is.
+        ({}, m.ChangeCommission(bps=1_200), 2 * DAY),
+        ({"unbonding_seconds": 20 * DAY}, m.ChangeCommission(bps=1_200), 2 * DAY),
+        ({"epoch_length": 30 * DAY}, m.ChangeMinStake(amount=ton(20)), 2 * DAY),
+        (
+            {"unbonding_seconds": 20 * DAY},
+            m.ChangeAdmin(nominee=Address("0:" + "ab" * 32)),
+            2 * DAY,
+        ),
+        ({"timelock_seconds": 3 * DAY}, m.ChangePauser(nominee=Address("0:" + "cd" * 32)), 3 * DAY),
+        # max(timelock, unbonding, max(old, new epoch) + grace), each term winning once.
+        ({}, m.ChangeEpochLength(seconds=14 * DAY), 15 * DAY),  # new epoch + grace
+        ({}, m.ChangeEpochLength(seconds=3 * DAY), 8 * DAY),  # old epoch + grace
+        ({"unbonding_seconds": 20 * DAY}, m.ChangeEpochLength(seconds=14 * DAY), 20 * DAY),
+        ({"timelock_seconds": 16 * DAY}, m.ChangeEpochLength(seconds=14 * DAY), 16 * DAY),
+        ({}, m.ChangeOracleKeys(quorum=1, keys=m.oracle_keys_cell([_KEYS[0]])), 8 * DAY),
+        (
+            {"unbonding_seconds": 9 * DAY},
+            m.ChangeOracleKeys(quorum=1, keys=m.oracle_keys_cell([_KEYS[0]])),
+            9 * DAY,
+        ),
+        (
+            {"timelock_seconds": 10 * DAY},
+            m.ChangeOracleKeys(quorum=1, keys=m.oracle_keys_cell([_KEYS[0]])),
+            10 * DAY,
+        ),
+        ({}, m.UpgradeContract(target=m.UPGRADE_DISTRIBUTION, code=_UPGRADE), 8 * DAY),
+        (
+            {"epoch_length": 30 * DAY, "report_grace": 2 * DAY},
+            m.UpgradeContract(target=m.UPGRADE_POOL, code=_UPGRADE),
+            32 * DAY,
+        ),
+        (
+            {"unbonding_seconds": 21 * DAY},
+            m.UpgradeContract(target=m.UPGRADE_REGISTRY, code=_UPGRADE),
+            21 * DAY,
+        ),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, m.ParameterChange) else str(v),
+)
+def test_money_changes_wait_until_members_could_leave(
+    overrides: dict[str, int], change: m.ParameterChange, delay: int
+) -> None:
+    sb = sandbox_with(**overrides)
+    trace = propose(sb, change)
+    apply_after = sb.chain.now + delay
+    assert one_event(trace, ChangeProposed, sb.pool.operator).apply_after == apply_after
+    pending = sb.pool.pending_change()
+    assert (pending.exists, pending.apply_after) == (True, apply_after)
+    sb.chain.set_now(apply_after - 1)
+    send_refused(sb, sb.admin, m.ApplyChange(), code("TIMELOCK_NOT_EXPIRED"))
+
+
+@pytest.mark.parametrize("name", list(ORACLE_SETS))
+def test_propose_checks_the_oracle_set(sandbox: PoolSandbox, name: str) -> None:
+    quorum, keys, refused = ORACLE_SETS[name]
+    change = m.ChangeOracleKeys(quorum=quorum, keys=oracle_map(keys))
+    if refused:
+        body = m.ProposeChange(query_id=1, change=change.to_cell())
+        send_refused(sandbox, sandbox.admin, body, code("BAD_ORACLE_SET"))
+        return
+    propose(sandbox, change)
+    pending = sandbox.pool.pending_change()
+    assert pending.exists and pending.change is not None
+    assert m.parse_parameter_change(pending.change) == change
+
+
+def test_two_of_three_oracle_set_reaches_the_distribution(sandbox: PoolSandbox) -> None:
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    member = sb.add_member("gpu")
+    signers = [OracleSigner.from_seed_text(f"quorum oracle {i}") for i in range(3)]
+    keys = [s.public_key for s in signers]
+    trace = propose_and_apply(sb, m.ChangeOracleKeys(quorum=2, keys=m.oracle_keys_cell(keys)))
+    one_event(trace, DistributionConfigured, pool.distribution)
+    info = pool.pool_info()
+    assert (info.oracle_quorum, m.oracle_keys_from_cell(info.oracle_keys)) == (2, keys)
+    registry, quorum, linked_keys = link_view(chain, pool.distribution)
+    assert same(registry, pool.registry) and (quorum, linked_keys) == (2, keys)
+
+    # The set is the one reports are checked against: one key no longer suffices, the old
+    # key is no longer key 0, there is no key 3; any two of the three are a quorum.
+    sb.close_epoch()
+    for signing, expected in (
+        ([(1, signers[1])], "ORACLE_QUORUM_NOT_REACHED"),
+        ([(0, ORACLE), (1, signers[1])], "BAD_SIGNATURE"),
+        ([(1, signers[1]), (3, ORACLE)], "UNKNOWN_ORACLE_KEY"),
+    ):
+        refused = pool.submit_report(sb.keeper, signing, member.address, 1, member_metrics())
+        assert refused.find(pool.distribution).exit_code == code(expected), refused.describe()
+    pair = [(0, signers[0]), (2, signers[2])]
+    pool.submit_report(sb.keeper, pair, member.address, 1, member_metrics()).assert_success()
+    assert pool.reporting_epoch().reporters == 1
+
+
+def test_commission_change_applies_from_the_next_epoch(sandbox: PoolSandbox) -> None:
+    # New rule: income already in the open epoch keeps the rate it came in at.
+    sb, pool = sandbox, sandbox.pool
+    pool.send_income(sb.proxy, ton(100)).assert_success()
+    propose_and_apply(sb, m.ChangeCommission(bps=1_500))
+    first = one_event(sb.close_epoch(), EpochClosed)
+    assert first.epoch == 1
+    assert first.commission == first.received * 1_000 // 10_000
+    ledger = pool.ledger()
+    assert (ledger.current_epoch, ledger.commission_bps) == (2, 1_000)
+    assert (ledger.next_commission_bps, ledger.next_commission_epoch) == (1_500, 2)
+
+    pool.send_income(sb.proxy, ton(100)).assert_success()
+    second = one_event(sb.close_epoch(), EpochClosed)
+    assert second.epoch == 2
+    assert second.commission == second.received * 1_500 // 10_000
+    ledger = pool.ledger()
+    assert (ledger.current_epoch, ledger.commission_bps) == (3, 1_500)
+    assert (ledger.next_commission_bps, ledger.next_commission_epoch) == (0, 0)
+    assert ledger.commission_unpaid == first.commission + second.commission
+    sb.assert_conserved()
+
+
 @pytest.mark.parametrize("value", [ton("0.005"), ton("0.008"), ADMIN_OP_FEE - 1])
 def test_apply_with_too_little_value_changes_nothing(sandbox: PoolSandbox, value: int) -> None:
     # Before the fix, 0.005-0.008 TON applied the change in the operator while the message
@@ -470,9 +693,14 @@ def test_apply_with_too_little_value_changes_nothing(sandbox: PoolSandbox, value
     propose(sb, m.ChangeCommission(bps=1_300))
     sb.chain.advance(sb.params.timelock_seconds)
     send_refused(sb, sb.admin, m.ApplyChange(), code("OPERATOR_FEE_TOO_LOW"), value=value)
-    assert sb.pool.pool_info().commission_bps == sb.pool.ledger().commission_bps == 1_000
+    ledger = sb.pool.ledger()
+    assert sb.pool.pool_info().commission_bps == ledger.commission_bps == 1_000
+    assert (ledger.next_commission_bps, ledger.next_commission_epoch) == (0, 0)
     send_ok(sb, sb.admin, m.ApplyChange())
-    assert sb.pool.pool_info().commission_bps == sb.pool.ledger().commission_bps == 1_300
+    # The distribution heard of it: scheduled for the next epoch (new rule), never lost.
+    ledger = sb.pool.ledger()
+    assert sb.pool.pool_info().commission_bps == ledger.next_commission_bps == 1_300
+    assert (ledger.commission_bps, ledger.next_commission_epoch) == (1_000, 2)
 
 
 # ---------------------------------------------------------------- roles
@@ -508,7 +736,8 @@ def test_admin_handover_is_two_step(sandbox: PoolSandbox) -> None:
         send_refused(sb, old, body, code("NOT_ADMIN"))
     sb.admin = new
     propose_and_apply(sb, m.ChangeCommission(bps=900))
-    assert pool.ledger().commission_bps == 900
+    # Scheduled for the next epoch (new rule): the new admin's change reached the distribution.
+    assert pool.ledger().next_commission_bps == 900
 
 
 def test_pauser_handover_is_two_step(sandbox: PoolSandbox) -> None:
@@ -576,7 +805,15 @@ def test_pause_stops_joins_reports_and_epochs_but_never_claims_or_withdrawals(
     pool.send_income(sb.proxy, ton(100)).assert_success()
     closed = one_event(sb.close_epoch(), EpochClosed)
     sb.report(claimer, 1, member_metrics(9_000)).assert_success()
+    # New rule: a pause inside a report window also holds that epoch's finalize (unpausing
+    # gives the window back), so only a final epoch is claimable while paused: epoch 1 is
+    # made final first, and epoch 2 is the one reporting during the pause.
+    sb.finalize()
+    sb.close_epoch()
+    sb.report(claimer, 2, member_metrics(9_000)).assert_success()
     send_ok(sb, sb.pauser, m.PausePool())
+    paused_at = chain.now
+    deadline = pool.reporting_epoch().deadline
 
     newcomer = sb.wallet("newcomer")
     before = newcomer.balance
@@ -585,20 +822,27 @@ def test_pause_stops_joins_reports_and_epochs_but_never_claims_or_withdrawals(
     assert newcomer.balance == before - payer_cost(trace, newcomer.address)
 
     before = sb.keeper.balance
-    trace = sb.report(reporter, 1, member_metrics())
+    trace = sb.report(reporter, 2, member_metrics())
     assert trace.find(pool.distribution).exit_code == code("DISTRIBUTION_PAUSED")
     assert sb.keeper.balance == before - payer_cost(trace, sb.keeper.address)
     assert pool.reporting_epoch().reporters == 1
 
     ledger = pool.ledger()
-    chain.set_now(
-        max(ledger.epoch_start + ledger.epoch_length, pool.reporting_epoch().deadline + 1)
-    )
+    chain.set_now(max(ledger.epoch_start + ledger.epoch_length, deadline + 1))
     trace = pool.close_epoch(sb.keeper)
     assert trace.find(pool.distribution).exit_code == code("DISTRIBUTION_PAUSED")
-    assert pool.ledger().current_epoch == 2
+    assert pool.ledger().current_epoch == 3
 
-    # Claims: the claim itself finalizes epoch 1 on the way, pause or not.
+    # New rule: claiming epoch 2 would finalize it while paused inside its report window, so
+    # the claim is refused (the claimer gets its value back) and the slip stays for later.
+    before = claimer.balance
+    trace = pool.claim_rewards(claimer, 2)
+    settle = trace.find(pool.distribution, m.SettleClaim.PREFIX)
+    assert settle.exit_code == code("DISTRIBUTION_PAUSED"), trace.describe()
+    assert claimer.balance == before - payer_cost(trace, claimer.address)
+    assert pool.reporting_epoch().epoch == 2
+
+    # Claims of a final epoch go on, pause or not.
     before = claimer.balance
     trace = pool.claim_rewards(claimer, 1).assert_success()
     settled = one_event(trace, RewardSettled, pool.distribution)
@@ -615,10 +859,16 @@ def test_pause_stops_joins_reports_and_epochs_but_never_claims_or_withdrawals(
     assert leaver.balance == before + sb.params.min_stake - payer_cost(trace, leaver.address)
     assert pool.pool_info().member_count == pool.registry_info().member_count == 2
 
-    send_ok(sb, sb.admin, m.UnpausePool())
+    trace = send_ok(sb, sb.admin, m.UnpausePool())
+    # Epoch 2's report window gets back exactly the time the pool was paused.
+    extended = one_event(trace, ReportWindowExtended, pool.distribution)
+    assert (extended.epoch, extended.deadline) == (2, deadline + chain.now - paused_at)
+    assert pool.reporting_epoch().deadline == extended.deadline
+    sb.report(reporter, 2, member_metrics()).assert_success()
     pool.register(newcomer, sb.params.min_stake).assert_success()
     sb.close_epoch()
-    assert pool.ledger().current_epoch > 2
+    assert pool.ledger().current_epoch == 4
+    pool.claim_rewards(claimer, 2).assert_success()
     sb.assert_conserved()
 
 
@@ -728,13 +978,28 @@ def test_collect_commission_pays_exactly_the_unpaid_commission(sandbox: PoolSand
 def test_verify_member(sandbox: PoolSandbox) -> None:
     sb, pool = sandbox, sandbox.pool
     member = sb.add_member("gpu", verify=False)
+    participant = pool.participant_address(member.address)
     worker = sb.wallet("worker").address
     assert not pool.participant_info(member.address).verified
-    trace = send_ok(sb, sb.admin, m.VerifyMember(query_id=1, member=member.address, worker=worker))
-    verified = one_event(trace, MemberVerified, pool.participant_address(member.address))
+    # New flow: the admin can no longer name the worker; verifying needs the member's own
+    # binding first, else the Participant refuses (NOT_BOUND) and nothing changes.
+    trace = pool.verify_member(sb.admin, member.address)
+    assert trace.find(participant, m.MarkVerified.PREFIX).exit_code == code("NOT_BOUND")
+    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success  # bounced back home
+    assert not pool.participant_info(member.address).verified
+
+    pool.bind_worker(member, worker).assert_success()
+    trace = send_ok(sb, sb.admin, m.VerifyMember(query_id=2, member=member.address))
+    verified = one_event(trace, MemberVerified, participant)
     assert raw_address(verified.member) == raw_address(member.address)
     assert raw_address(verified.worker) == raw_address(worker)
     assert pool.participant_info(member.address).verified
+
+    # Revoking goes the same way and leaves the stake alone.
+    trace = send_ok(sb, sb.admin, m.VerifyMember(query_id=3, member=member.address, verified=False))
+    assert same(one_event(trace, MemberRevoked, participant).member, member.address)
+    info = pool.participant_info(member.address)
+    assert not info.verified and info.stake == sb.params.min_stake
 
 
 def test_close_pool_stops_joining(sandbox: PoolSandbox) -> None:
@@ -754,6 +1019,50 @@ def test_close_pool_stops_joining(sandbox: PoolSandbox) -> None:
     # Members can still leave a closing pool.
     pool.unregister(sb.members["early"]).assert_success()
     assert pool.pool_info().member_count == 0
+
+
+def test_close_pool_reaches_both_children(sandbox: PoolSandbox) -> None:
+    # ClosePool now fans out: UpdateRegistryConfig(closing) with CHILD_MESSAGE_VALUE to the
+    # registry, StartWindDown with the rest to the distribution.
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    sb.add_member("early")
+    ledger_before = pool.ledger()
+    admin_before = sb.admin.balance
+    operator_before = chain.get_balance(pool.operator)
+    registry_before = chain.get_balance(pool.registry)
+    distribution_before = chain.get_balance(pool.distribution)
+
+    trace = send_ok(sb, sb.admin, m.ClosePool())
+    assert trace.find(pool.registry, m.UpdateRegistryConfig.PREFIX).success
+    (to_registry,) = [
+        msg
+        for msg in handling_tx(trace, pool.operator).internal_out
+        if same(msg.dest, pool.registry)
+    ]
+    # The whole forward fee comes out of the value (regular send mode); the message carries
+    # the part left after the sender's first_frac share (21845/65536) as its fwd_fee.
+    forward = LIMITS["CHILD_MESSAGE_VALUE"] - to_registry.value
+    assert forward - (forward * 21_845 >> 16) == to_registry.fwd_fee
+    assert trace.find(pool.distribution, m.StartWindDown.PREFIX).success
+    registry = pool.registry_info()
+    assert registry.closing and registry.min_stake == sb.params.min_stake
+    # Winding down is the only thing that changed in the distribution's ledger.
+    assert pool.ledger() == replace(ledger_before, winding_down=True)
+
+    # Both children send the change on; neither keeps any of it (the registry only tops
+    # up its storage floor, the distribution keeps its balance from before).
+    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    assert len(trace.find_all(pool.operator, m.ReturnExcesses.PREFIX)) == 2
+    assert chain.get_balance(pool.registry) == max(
+        registry_before - storage_paid(trace, pool.registry), fee("REGISTRY_STORAGE_FLOOR")
+    )
+    assert gain(chain, trace, pool.distribution, distribution_before) == 0
+    registry_kept = gain(chain, trace, pool.registry, registry_before)
+    operator_kept = gain(chain, trace, pool.operator, operator_before)
+    assert 0 < operator_kept < ADMIN_OP_FEE
+    assert admin_before - sb.admin.balance == (
+        payer_cost(trace, sb.admin.address) + operator_kept + registry_kept
+    )
 
 
 def test_closing_pool_releases_the_operator_stake(sandbox: PoolSandbox) -> None:
@@ -821,7 +1130,7 @@ def _matrix_bodies(sb: PoolSandbox) -> dict[str, TlbStruct]:
         "deposit": m.DepositOperatorStake(),
         "withdraw": m.EmergencyWithdraw(query_id=1, amount=ton(1)),
         "collect": m.CollectCommission(),
-        "verify": m.VerifyMember(query_id=1, member=someone, worker=someone),
+        "verify": m.VerifyMember(query_id=1, member=someone, verified=True),
         "membership": m.MembershipChanged(
             query_id=1, joined=True, member_count=5, total_stake=ton(50)
         ),

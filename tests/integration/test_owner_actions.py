@@ -1,10 +1,11 @@
 """The owner's withdrawal from a member's Cocoon node wallet, on the real TVM.
 
-The pool (RewardDistribution) owns every member's worker and its node wallet. The admin can
-have the node wallet send exactly `amount` of its TON (the member's gas money) to the
-member's own wallet, and nowhere else: Cocoon's `owner_wallet_send_message` carrying one
-fixed, non-bounceable transfer. The admin's value pays the gas; its change returns to the
-operator stake; pool balances change by storage fees only.
+The pool (RewardDistribution) owns every member's worker and its node wallet; the member names
+both itself (BindWorker, once). The admin can have the node wallet send exactly `amount` of its
+TON (the member's gas money) to the wallet of the member who bound it, and nowhere else:
+Cocoon's `owner_wallet_send_message` carrying one fixed, non-bounceable transfer. The admin's
+value pays the gas; its change returns to the operator stake; pool balances change by storage
+fees only.
 
 Gas figures: ``pytest tests/integration/test_owner_actions.py -k gas -s`` prints them.
 """
@@ -31,9 +32,11 @@ from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.codec import InlineOrRef, TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
+    MemberVerified,
     OperatorStakeChanged,
     OwnerActionReturned,
     OwnerActionSent,
+    WorkerBound,
     trace_events,
 )
 from cocoon_pool.contracts.exit_codes import code
@@ -69,7 +72,8 @@ def node(sandbox: PoolSandbox) -> Node:
     owner = sandbox.pool.distribution
     worker = doubles.deploy_worker(owner, member)
     wallet = deploy_node_wallet(sandbox.chain, owner, member, NODE_FUNDS, seed="node-key")
-    sandbox.pool.verify_member(sandbox.admin, member.address, worker, wallet).assert_success()
+    sandbox.pool.bind_worker(member, worker, wallet).assert_success()
+    sandbox.pool.verify_member(sandbox.admin, member.address).assert_success()
     return Node(sandbox, member, worker, wallet)
 
 
@@ -284,10 +288,13 @@ def test_pool_operator_refuses_bad_withdrawals(
 def test_the_cap_itself_is_accepted(node: Node) -> None:
     sb, pool = node.sb, node.sb.pool
     cap = fee("NODE_WALLET_WITHDRAW_MAX")
+    # A binding is set once: the rich node belongs to a member of its own.
+    member = sb.add_member("rich-owner", verify=False)
     rich = deploy_node_wallet(sb.chain, pool.distribution, sb.proxy, cap + ton(1), seed="rich")
-    pool.verify_member(sb.admin, node.member.address, node.worker, rich).assert_success()
-    trace = pool.owner_wallet_withdraw(sb.admin, node.member.address, cap).assert_success()
-    paid = trace.find(node.member.address, WITHDRAWAL)
+    pool.bind_worker(member, member.address, rich).assert_success()
+    pool.verify_member(sb.admin, member.address).assert_success()
+    trace = pool.owner_wallet_withdraw(sb.admin, member.address, cap).assert_success()
+    paid = trace.find(member.address, WITHDRAWAL)
     assert paid.in_message is not None and paid.in_message.value == cap
 
 
@@ -338,11 +345,13 @@ def test_members_without_a_recorded_node_wallet_are_refused(node: Node) -> None:
     sb, pool, chain = node.sb, node.sb.pool, node.sb.chain
     stake = pool.pool_info().operator_stake
     wallet_before = chain.get_balance(node.wallet)
-    unverified = sb.add_member("unverified", verify=False)
+    # A member neither bound nor verified is refused as unverified; a verified one that bound
+    # no node wallet, for the missing wallet.
+    unbound = sb.add_member("unbound", verify=False)
     # Verified with a worker only: the pool does not know where the node's wallet is.
     worker_only = sb.add_member("worker-only")
     cases: list[tuple[Address, str | None]] = [
-        (unverified.address, "NOT_VERIFIED"),
+        (unbound.address, "NOT_VERIFIED"),
         (worker_only.address, "NO_NODE_WALLET"),
         (sb.wallet("never-joined").address, None),  # no Participant: the message bounces
     ]
@@ -358,16 +367,16 @@ def test_members_without_a_recorded_node_wallet_are_refused(node: Node) -> None:
         _assert_refunded_to_admin(node, trace, wallet_before)
         only_storage_changed(sb, trace, pool.distribution, before)
 
-    # Verifying again replaces the record: without a node wallet, the old one is forgotten.
+    # Verifying again carries no address, so it can no longer erase or re-point the binding
+    # (it used to replace the record): the node wallet stays and the withdrawal still works.
     member = node.member.address
-    pool.verify_member(sb.admin, member, node.worker).assert_success()
+    pool.verify_member(sb.admin, member).assert_success()
     info = pool.participant_info(member)
-    assert same(info.worker, node.worker) and info.node_wallet is None
-    trace = pool.owner_wallet_withdraw(sb.admin, member, AMOUNT)
-    checked = trace.find(pool.participant_address(member), m.CheckOwnerAction.PREFIX)
-    assert checked.exit_code == code("NO_NODE_WALLET")
-    _assert_refunded_to_admin(node, trace, wallet_before)
+    assert same(info.worker, node.worker) and same(info.node_wallet, node.wallet)
     assert pool.pool_info().operator_stake == stake
+    trace = pool.owner_wallet_withdraw(sb.admin, member, AMOUNT).assert_success()
+    paid = trace.find(member, WITHDRAWAL)
+    assert paid.in_message is not None and paid.in_message.value == AMOUNT
     sb.assert_conserved()
 
 
@@ -387,7 +396,11 @@ def test_a_node_wallet_that_refuses_returns_the_value_to_the_operator(
         target = node.wallet
         amount = NODE_FUNDS + ton(1)  # more than the wallet holds
     if target != node.wallet:
-        pool.verify_member(sb.admin, member, node.worker, target).assert_success()
+        # A binding is set once, so the odd wallet is another member's own binding.
+        other = sb.add_member(f"{case}-owner", verify=False)
+        pool.bind_worker(other, other.address, target).assert_success()
+        pool.verify_member(sb.admin, other.address).assert_success()
+        member = other.address
     stake = pool.pool_info().operator_stake
     distribution_before = chain.get_balance(pool.distribution)
     target_before = chain.get_balance(target)
@@ -429,50 +442,50 @@ def test_a_node_wallet_that_refuses_returns_the_value_to_the_operator(
 # ---------------------------------------------------------------- layouts
 
 
-def test_verification_carries_the_node_wallet_through_every_hop(node: Node) -> None:
-    sb, pool = node.sb, node.sb.pool
-    member = node.member.address
-    info = pool.participant_info(member)
-    assert same(info.worker, node.worker) and same(info.node_wallet, node.wallet)
-    other = node_wallet_address(pool.distribution, 7)
-    trace = pool.verify_member(sb.admin, member, node.worker, other).assert_success()
+def test_the_member_binds_and_the_verification_carries_only_the_flag(sandbox: PoolSandbox) -> None:
+    """The node wallet reaches the member's contract only in the member's own BindWorker;
+    the admin's verification, through every hop, carries the member and a flag, no address."""
+    sb, pool = sandbox, sandbox.pool
+    member = sb.add_member("gpu-owner", verify=False)
+    participant = pool.participant_address(member.address)
+    worker = CocoonDoubles.deploy(sb.chain, sb.proxy).deploy_worker(pool.distribution, member)
+    wallet = node_wallet_address(pool.distribution, 7)
+    trace = pool.bind_worker(member, worker, wallet).assert_success()
+    bind = hop(trace, participant, m.BindWorker)
+    assert isinstance(bind, m.BindWorker)
+    assert bind == m.BindWorker(query_id=bind.query_id, worker=worker, node_wallet=wallet)
+    bound = one_event(trace, WorkerBound, participant)
+    assert same(bound.member, member.address) and same(bound.worker, worker)
+    assert same(bound.node_wallet, wallet)
+    info = pool.participant_info(member.address)
+    assert same(info.worker, worker) and same(info.node_wallet, wallet) and not info.verified
+
+    trace = pool.verify_member(sb.admin, member.address).assert_success()
     verify = hop(trace, pool.operator, m.VerifyMember)
     assert isinstance(verify, m.VerifyMember)
     q = verify.query_id
-    assert verify == m.VerifyMember(
-        query_id=q, member=member, worker=node.worker, node_wallet=other
-    )
+    assert verify == m.VerifyMember(query_id=q, member=member.address, verified=True)
     assert hop(trace, pool.registry, m.ForwardVerification) == m.ForwardVerification(
-        query_id=q, member=member, worker=node.worker, node_wallet=other
+        query_id=q, member=member.address, verified=True
     )
-    participant = pool.participant_address(member)
-    assert hop(trace, participant, m.MarkVerified) == m.MarkVerified(
-        query_id=q, worker=node.worker, node_wallet=other
-    )
-    assert same(pool.participant_info(member).node_wallet, other)
+    assert hop(trace, participant, m.MarkVerified) == m.MarkVerified(query_id=q, verified=True)
+    verified = one_event(trace, MemberVerified, participant)
+    assert same(verified.member, member.address) and same(verified.worker, worker)
+    info = pool.participant_info(member.address)
+    assert info.verified and same(info.worker, worker) and same(info.node_wallet, wallet)
 
 
 @pytest.mark.parametrize(
     "message",
     [
-        m.VerifyMember(
-            query_id=1, member=Address("0:" + "01" * 32), worker=Address("0:" + "02" * 32)
-        ),
-        m.VerifyMember(
-            query_id=2,
-            member=Address("0:" + "01" * 32),
-            worker=Address("0:" + "02" * 32),
-            node_wallet=Address("0:" + "03" * 32),
-        ),
-        m.ForwardVerification(
-            query_id=3,
-            member=Address("0:" + "04" * 32),
-            worker=Address("0:" + "05" * 32),
-            node_wallet=Address("-1:" + "06" * 32),
-        ),
-        m.MarkVerified(query_id=4, worker=Address("0:" + "07" * 32)),
-        m.MarkVerified(
-            query_id=5, worker=Address("0:" + "07" * 32), node_wallet=Address("0:" + "08" * 32)
+        m.VerifyMember(query_id=1, member=Address("0:" + "01" * 32), verified=True),
+        m.VerifyMember(query_id=2, member=Address("0:" + "01" * 32), verified=False),
+        m.ForwardVerification(query_id=3, member=Address("-1:" + "04" * 32), verified=True),
+        m.MarkVerified(query_id=4, verified=True),
+        m.MarkVerified(query_id=5, verified=False),
+        m.BindWorker(query_id=11, worker=Address("0:" + "05" * 32)),
+        m.BindWorker(
+            query_id=12, worker=Address("0:" + "05" * 32), node_wallet=Address("-1:" + "06" * 32)
         ),
         m.SendOwnerAction(
             query_id=6, member=Address("0:" + "09" * 32), action=WITHDRAW, amount=ton(1_000)

@@ -31,6 +31,7 @@ from cocoon_pool.contracts.events import (
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
 from cocoon_pool.economics import MemberMetrics, bonus_bps, contribution, penalty_bps
+from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
 from tracing import (
     assert_refused_and_refunded,
@@ -213,6 +214,8 @@ def member_op(kind: str, epoch: int = 1) -> Cell:
         "withdraw": m.WithdrawStake(),
         "claim": m.ClaimRewards(query_id=3, epoch=epoch),
         "crank": m.CrankPayout(query_id=3, epoch=epoch),
+        "claim-pending": m.ClaimPending(query_id=3),
+        "bind": m.BindWorker(query_id=3, worker=Address("0:" + "ab" * 32)),
     }
     return bodies[kind].to_cell()
 
@@ -282,7 +285,7 @@ def privileged(kind: str, sb: PoolSandbox, member: Address) -> Cell:
             query_id=1, stake=ton(1), member=member, distribution=sb.pool.distribution,
             unbonding_seconds=0,
         ),
-        "MarkVerified": m.MarkVerified(query_id=1, worker=keeper),
+        "MarkVerified": m.MarkVerified(query_id=1, verified=True),
         "ApplyReport": m.ApplyReport(
             query_id=1, epoch=9, contribution=1, penalty_bps=0, bonus_bps=1_000,
             running_seconds=1, gpu_score=1, uptime_bps=10_000, outages=0, excess_to=keeper,
@@ -387,7 +390,14 @@ def test_a_forged_deploy_registers_nobody_and_blocks_nobody(sandbox: PoolSandbox
 
 @pytest.mark.parametrize(
     ("sender", "op"),
-    [("alice", "unregister"), ("alice", "withdraw"), ("alice", "claim"), ("stranger", "crank")],
+    [
+        ("alice", "unregister"),
+        ("alice", "withdraw"),
+        ("alice", "claim"),
+        ("stranger", "crank"),
+        ("alice", "claim-pending"),
+        ("alice", "bind"),
+    ],
 )
 def test_an_empty_participant_refuses_member_operations(
     sandbox: PoolSandbox, sender: str, op: str
@@ -412,7 +422,7 @@ def test_verifying_an_empty_participant_is_refused_and_refunded(sandbox: PoolSan
     target = pool.participant_address(alice.address)
     operator_before = chain.get_balance(pool.operator)
     admin_before = sb.admin.balance
-    trace = pool.verify_member(sb.admin, alice.address, alice.address)
+    trace = pool.verify_member(sb.admin, alice.address)
     mark = trace.find(target, m.MarkVerified.PREFIX)
     assert mark.exit_code == code("NOT_REGISTERED") and mark.bounced
     assert trace.find(pool.registry, RICH_BOUNCE_OP).success
@@ -511,49 +521,66 @@ def test_refused_reports_refund_the_relay(sandbox: PoolSandbox, state: str, expe
     tx = trace.find(target, m.ApplyReport.PREFIX)
     assert tx.exit_code == code(expected) and tx.bounced
     assert trace.find(pool.distribution, RICH_BOUNCE_OP).success
-    # The distribution had added the report; the bounce took exactly that back out.
-    added = one_event(trace, ContributionRecorded, pool.distribution)
+    # Three-transaction path: SubmitReport only counted the report as in flight, so the
+    # refusal never entered the aggregates; the bounce just ends the flight.
+    assert trace_events(trace, ContributionRecorded) == []
     refused = one_event(trace, ContributionRefused, pool.distribution)
-    assert refused.reverted and same(refused.participant, target)
+    assert same(refused.participant, target)
     assert (refused.epoch, refused.contribution, refused.penalty_bps, refused.bonus_bps) == (
         1,
-        added.contribution,
-        added.penalty_bps,
-        added.bonus_bps,
+        contribution(METRICS),
+        penalty_bps(METRICS),
+        bonus_bps(METRICS),
     )
     assert trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX).success
     assert keeper_before - sb.keeper.balance == payer_cost(trace, sb.keeper.address)
     assert pool.participant_info(alice.address) == info_before
     assert pool.reporting_epoch() == reporting_before
+    assert reporting_before.in_flight == 0
 
 
 def test_report_landing_after_the_deadline_is_still_recorded(sandbox: PoolSandbox) -> None:
-    """The distribution counts a report when it is submitted; its ApplyReport may reach the
-    member's contract in a later block, after the deadline (the emulator runs a trace at one
-    instant, so it is delivered by hand): the member's contract has no window of its own and
-    records it, and the relay gets its change back."""
+    """SubmitReport counts the report as in flight; its ApplyReport may reach the member's
+    contract in a later block, after the deadline (the emulator runs a trace at one instant, so
+    the trace is cut after SubmitReport and ApplyReport is delivered by hand). The epoch cannot
+    be finalized meanwhile; the member's contract has no window of its own and records it, the
+    report then enters the aggregates and the relay gets its change back."""
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
     alice = sb.add_member("alice")
     pool.send_income(sb.proxy, ton(10)).assert_success()
     sb.close_epoch()
-    chain.set_now(pool.reporting_epoch().deadline + 1)
     target = pool.participant_address(alice.address)
+    limit = chain.max_trace_transactions
+    chain.max_trace_transactions = 2  # keeper wallet, SubmitReport
+    with pytest.raises(ChainError):
+        sb.report(alice, 1, METRICS)
+    chain.max_trace_transactions = limit
+    (apply,) = chain.transactions[-1].internal_out
+    assert apply.op == m.ApplyReport.PREFIX and same(apply.dest, target)
+    reporting = pool.reporting_epoch()
+    assert (reporting.in_flight, reporting.reporters, reporting.contribution_sum) == (1, 0, 0)
+
+    chain.set_now(reporting.deadline + 1)
+    finalize = pool.finalize_epoch(sb.keeper)
+    assert finalize.find(pool.distribution).exit_code == code("REPORTS_IN_FLIGHT")
+
     balance_before = chain.get_balance(target)
-    body = m.ApplyReport(
-        query_id=4, epoch=1, contribution=contribution(METRICS), penalty_bps=penalty_bps(METRICS),
-        bonus_bps=bonus_bps(METRICS), running_seconds=METRICS.running_seconds,
-        gpu_score=METRICS.gpu_score, uptime_bps=METRICS.uptime_bps, outages=METRICS.outages,
-        excess_to=sb.keeper.address,
-    )  # fmt: skip
     keeper_before = sb.keeper.balance
-    trace = chain.send_internal(pool.distribution, target, fee("REPORT_FEE"), body.to_cell())
+    trace = chain.send_message(apply.cell).assert_success()
     assert trace.find(target, m.ApplyReport.PREFIX).success
+    recorded = one_event(trace, ContributionRecorded, pool.distribution)
+    assert (recorded.epoch, recorded.contribution) == (1, contribution(METRICS))
     assert pool.unclaimed(alice.address, 1).found and pool.epoch_record(alice.address, 1).found
     assert pool.participant_info(alice.address).epochs_reported == 1
     assert chain.get_balance(target) == balance_before - storage_paid(trace, target)
+    reporting = pool.reporting_epoch()
+    assert (reporting.in_flight, reporting.reporters) == (0, 1)
+    assert reporting.contribution_sum == contribution(METRICS)
     back = trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX)
     assert back.in_message is not None
     assert sb.keeper.balance - keeper_before == back.in_message.value - back.total_fees
+    sb.finalize()
+    assert pool.final_epoch(1).contribution_sum == contribution(METRICS)
 
 
 # ---------------------------------------------------------------- settlement

@@ -7,6 +7,7 @@ fees of the trace, and for the registry keeping its balance (minus storage) and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from ton_core import Address, Cell, begin_cell
@@ -20,8 +21,11 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     MemberJoined,
     MemberLeft,
+    MemberRevoked,
     MemberVerified,
     RegistrationRefunded,
+    WorkerBound,
+    trace_events,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
@@ -361,7 +365,7 @@ def privileged_pool_ops(sb: PoolSandbox) -> list[TlbStruct]:
         ),
         m.SetPaused(query_id=1, paused=True),
         m.UpdateRegistryConfig(query_id=1, min_stake=ton(1), closing=True),
-        m.ForwardVerification(query_id=1, member=member, worker=member),
+        m.ForwardVerification(query_id=1, member=member, verified=True),
         m.UpgradeCode(query_id=1, code=begin_cell().store_uint(0, 8).end_cell()),
     ]
 
@@ -434,9 +438,11 @@ def test_membership_notices_refuse_other_contracts(
 def test_verification_through_the_pool_is_admin_only(sandbox: PoolSandbox, sender: str) -> None:
     sb, pool = sandbox, sandbox.pool
     alice = sb.add_member("alice", verify=False)
+    # Bound, so that only the sender's role stands between alice and verification.
+    pool.bind_worker(alice, alice.address).assert_success()
     wallet = sender_wallet(sb, sender)
     before = wallet.balance
-    trace = pool.verify_member(wallet, alice.address, alice.address)
+    trace = pool.verify_member(wallet, alice.address)
     tx = trace.find(pool.operator)
     assert tx.exit_code == code("NOT_ADMIN") and tx.bounced
     assert not trace.find_all(pool.registry)
@@ -448,10 +454,14 @@ def test_admin_verification_reaches_the_participant(sandbox: PoolSandbox) -> Non
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
     alice = sb.add_member("alice", verify=False)
     worker = sb.wallet("worker").address
-    registry_before = chain.get_balance(pool.registry)
     participant = pool.participant_address(alice.address)
+    # New flow: the member names its worker itself; the admin only confirms it.
+    bound = one_event(pool.bind_worker(alice, worker).assert_success(), WorkerBound, participant)
+    assert same(bound.member, alice.address) and same(bound.worker, worker)
+    assert bound.node_wallet is None
+    registry_before = chain.get_balance(pool.registry)
     participant_before = chain.get_balance(participant)
-    trace = pool.verify_member(sb.admin, alice.address, worker).assert_success()
+    trace = pool.verify_member(sb.admin, alice.address).assert_success()
     verified = one_event(trace, MemberVerified, participant)
     assert same(verified.member, alice.address) and same(verified.worker, worker)
     assert pool.participant_info(alice.address).verified
@@ -460,6 +470,59 @@ def test_admin_verification_reaches_the_participant(sandbox: PoolSandbox) -> Non
     assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
     assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
+
+
+def test_admin_revocation_reaches_the_participant_and_keeps_the_stake(
+    sandbox: PoolSandbox,
+) -> None:
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    alice = sb.add_member("alice")
+    participant = pool.participant_address(alice.address)
+    member_before = pool.participant_info(alice.address)
+    assert member_before.verified
+    registry_before = chain.get_balance(pool.registry)
+    participant_before = chain.get_balance(participant)
+    trace = pool.verify_member(sb.admin, alice.address, verified=False).assert_success()
+    assert same(one_event(trace, MemberRevoked, participant).member, alice.address)
+    assert not trace_events(trace, MemberVerified)
+    # Only the flag moves: stake, status and pending are the member's as before.
+    assert pool.participant_info(alice.address) == replace(member_before, verified=False)
+    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
+    assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
+    assert pool.registry_info().member_count == 1
+
+    # The binding stays, so the admin can verify again without the member doing anything.
+    trace = pool.verify_member(sb.admin, alice.address).assert_success()
+    assert same(one_event(trace, MemberVerified, participant).worker, alice.address)
+    assert pool.participant_info(alice.address) == member_before
+
+
+def test_verifying_before_the_member_bound_a_worker_bounces_back_to_the_pool(
+    sandbox: PoolSandbox,
+) -> None:
+    """New rule: verification needs the member's own BindWorker first (NOT_BOUND). The
+    refusal bounces to the registry, which passes the value on to the pool."""
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    alice = sb.add_member("alice", verify=False)
+    participant = pool.participant_address(alice.address)
+    member_before = pool.participant_info(alice.address)
+    admin_before = sb.admin.balance
+    operator_before = chain.get_balance(pool.operator)
+    registry_before = chain.get_balance(pool.registry)
+    participant_before = chain.get_balance(participant)
+    trace = pool.verify_member(sb.admin, alice.address)
+    mark = trace.find(participant, m.MarkVerified.PREFIX)
+    assert mark.exit_code == code("NOT_BOUND") and mark.bounced
+    assert [tx.success for tx in trace].count(False) == 1
+    assert trace.find(pool.registry, RICH_BOUNCE_OP).success
+    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    assert pool.participant_info(alice.address) == member_before
+    assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
+    assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
+    operator_kept = gain(chain, trace, pool.operator, operator_before)
+    assert operator_kept > ADMIN_OP_FEE // 2
+    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address) + operator_kept
 
 
 def test_verifying_a_non_member_bounces_back_to_the_pool(sandbox: PoolSandbox) -> None:
@@ -471,7 +534,7 @@ def test_verifying_a_non_member_bounces_back_to_the_pool(sandbox: PoolSandbox) -
     admin_before = sb.admin.balance
     operator_before = chain.get_balance(pool.operator)
     registry_before = chain.get_balance(pool.registry)
-    trace = pool.verify_member(sb.admin, stranger, stranger)
+    trace = pool.verify_member(sb.admin, stranger)
     mark = trace.find(participant, m.MarkVerified.PREFIX)
     assert mark.compute_skipped == "no-state" and mark.bounced
     assert trace.find(pool.registry, RICH_BOUNCE_OP).success

@@ -8,6 +8,7 @@ collected as events and never delivered.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import deque
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ton_core import Address, Builder, Cell, Slice, begin_cell
+from ton_core import Address, Builder, Cell, HashMap, Slice, begin_cell
 
 from cocoon_pool.chain.messages import (
     contract_address,
@@ -200,6 +201,19 @@ class Wallet:
         return self.chain.send_external(self.address, wallet_body(messages))
 
 
+_GLOBAL_IDS: dict[int, int] = {}
+
+
+def _config_global_id(bridge: NodeBridge) -> int:
+    if id(bridge) not in _GLOBAL_IDS:
+        config = Cell.one_from_boc(base64.b64decode(bridge.request("config")["configBoc"]))
+        params = HashMap.parse(config.begin_parse(), 32, value_deserializer=lambda s: s.load_ref())
+        if not params or 19 not in params:
+            raise ChainError("the emulator's config has no global id (param 19)")
+        _GLOBAL_IDS[id(bridge)] = params[19].begin_parse().load_int(32)
+    return _GLOBAL_IDS[id(bridge)]
+
+
 class EmulatedChain:
     """Accounts, time, logical time and transaction history; transactions run in the real TVM."""
 
@@ -250,6 +264,11 @@ class EmulatedChain:
         other._wallet_code = self._wallet_code
         other.wallets = {name: Wallet(other, name, w.address) for name, w in self.wallets.items()}
         return other
+
+    @property
+    def global_id(self) -> int:
+        """The network's global id (config param 19) that the contracts read."""
+        return _config_global_id(self.bridge)
 
     # -- time -----------------------------------------------------------------------------
 

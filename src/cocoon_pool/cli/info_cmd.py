@@ -60,7 +60,16 @@ def parse_public_key(text: str) -> int:
 
 def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     admin: Annotated[str, typer.Option(help="Admin wallet that deploys the pool.")],
-    oracle_key: Annotated[str, typer.Option(help="Oracle ed25519 public key, 64 hex digits.")],
+    oracle_key: Annotated[
+        str, typer.Option(help="Oracle ed25519 public key (key 0 of the set), 64 hex digits.")
+    ],
+    extra_oracle_key: Annotated[
+        list[str] | None,
+        typer.Option(help="Further oracle keys (1, 2, ...), repeat the option for each."),
+    ] = None,
+    oracle_quorum: Annotated[
+        int, typer.Option(help="How many distinct oracle keys must sign a report.")
+    ] = 1,
     pauser: Annotated[str | None, typer.Option(help="Pauser wallet (default: admin).")] = None,
     pool_id: Annotated[int, typer.Option(help="Pool id, to run several pools.")] = 0,
     commission_bps: Annotated[
@@ -100,6 +109,8 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     admin_address = parse_address(admin, "admin")
     params = PoolParams(
         oracle_key=parse_public_key(oracle_key),
+        extra_oracle_keys=tuple(parse_public_key(k) for k in extra_oracle_key or ()),
+        oracle_quorum=oracle_quorum,
         pool_id=pool_id,
         commission_bps=commission_bps,
         min_stake=parse_ton(min_stake, "minimum stake"),
@@ -132,6 +143,8 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
         "timelock_seconds": params.timelock_seconds,
         "unbonding_seconds": params.unbonding_seconds,
         "min_payout_nanoton": params.min_payout,
+        "oracle_quorum": params.oracle_quorum,
+        "oracle_keys": [format(key, "064x") for key in params.oracle_keys],
     }
     owner = friendly(addresses.worker_owner, network)
     if as_json:
@@ -160,5 +173,6 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
         f"commission {params.commission_bps / 100:g}%, minimum stake "
         f"{tons(params.min_stake)} TON, epochs of {epoch_days} days, reports within "
         f"{report_grace_hours} h, payouts from {tons(params.min_payout)} TON, "
-        f"unbonding {unbonding_days} days, changes delayed {timelock_hours} h"
+        f"unbonding {unbonding_days} days, changes delayed {timelock_hours} h, reports "
+        f"signed by {params.oracle_quorum} of {len(params.oracle_keys)} oracle key(s)"
     )

@@ -116,3 +116,10 @@ def check_params(params: PoolParams) -> None:
             f"timelock {params.timelock_seconds} s is too short",
             hint=f"use at least {limits['MIN_TIMELOCK']} seconds so members can react",
         )
+    keys = len(params.oracle_keys)
+    if not 1 <= params.oracle_quorum <= keys <= limits["MAX_ORACLE_KEYS"]:
+        raise UsageError(
+            f"oracle quorum {params.oracle_quorum} of {keys} key(s) is not a valid oracle set",
+            hint=f"give 1..{limits['MAX_ORACLE_KEYS']} oracle keys and a quorum between 1 and "
+            "the number of keys",
+        )

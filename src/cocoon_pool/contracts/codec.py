@@ -45,6 +45,19 @@ class Uint(FieldType):
 
 
 @dataclass(frozen=True)
+class Int(FieldType):
+    bits: int
+
+    def store(self, b: Builder, value: Any) -> None:
+        if not -(1 << (self.bits - 1)) <= int(value) < (1 << (self.bits - 1)):
+            raise ValueError(f"{value} does not fit int{self.bits}")
+        b.store_int(int(value), self.bits)
+
+    def load(self, s: Slice) -> Any:
+        return s.load_int(self.bits)
+
+
+@dataclass(frozen=True)
 class Bool(FieldType):
     def store(self, b: Builder, value: Any) -> None:
         b.store_bit(1 if value else 0)
@@ -128,6 +141,19 @@ class Ref(FieldType):
     def load(self, s: Slice) -> Any:
         cell = s.load_maybe_ref() if self.optional else s.load_ref()
         return None if cell is None else self.struct.from_cell(cell)
+
+
+@dataclass(frozen=True)
+class Nested(FieldType):
+    """A struct field ``T`` (not nullable): its fields in place, no presence bit."""
+
+    struct: type[TlbStruct]
+
+    def store(self, b: Builder, value: Any) -> None:
+        value.store(b)
+
+    def load(self, s: Slice) -> Any:
+        return self.struct.load(s)
 
 
 @dataclass(frozen=True)

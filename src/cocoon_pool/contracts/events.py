@@ -8,7 +8,16 @@ from typing import ClassVar, TypeVar
 from ton_core import Address, Cell
 
 from cocoon_pool.chain.types import AddressLike, Trace
-from cocoon_pool.contracts.codec import RawCell, TlbStruct, addr, boolean, coins, tl, u
+from cocoon_pool.contracts.codec import (
+    RawCell,
+    TlbStruct,
+    addr,
+    boolean,
+    coins,
+    opt_addr,
+    tl,
+    u,
+)
 
 
 class Event(TlbStruct):
@@ -117,6 +126,20 @@ class StakeWithdrawn(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WorkerBound(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0205
+    member: Address = addr()
+    worker: Address = addr()
+    node_wallet: Address | None = opt_addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberRevoked(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E0206
+    member: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
 class PendingCredited(Event):
     PREFIX: ClassVar[int | None] = 0x7C1E0204
     member: Address = addr()
@@ -176,11 +199,8 @@ class RewardSettled(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ContributionRefused(Event):
-    """The member's contract refused a report already added (ApplyReport bounced).
-
-    ``reverted``: taken back out of the still reporting epoch; False when the epoch was
-    already final (the share then stays unclaimed and is swept with the dust).
-    """
+    """The member's contract refused a report (ApplyReport bounced): it never entered the
+    epoch's aggregates, and the relay was refunded."""
 
     PREFIX: ClassVar[int | None] = 0x7C1E0309
     epoch: int = u(32)
@@ -188,7 +208,22 @@ class ContributionRefused(Event):
     contribution: int = u(64)
     penalty_bps: int = u(16)
     bonus_bps: int = u(16)
-    reverted: bool = boolean()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportWindowExtended(Event):
+    """Unpausing gave the report window back the time the pool was paused inside it."""
+
+    PREFIX: ClassVar[int | None] = 0x7C1E030A
+    epoch: int = u(32)
+    deadline: int = u(32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingPaid(Event):
+    PREFIX: ClassVar[int | None] = 0x7C1E030B
+    member: Address = addr()
+    amount: int = coins()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,6 +267,8 @@ EVENT_TYPES: dict[int, type[Event]] = {
         MemberLeft,
         RegistrationRefunded,
         MemberVerified,
+        WorkerBound,
+        MemberRevoked,
         UnbondingStarted,
         StakeWithdrawn,
         PendingCredited,
@@ -241,6 +278,8 @@ EVENT_TYPES: dict[int, type[Event]] = {
         ContributionRecorded,
         ContributionRefused,
         RewardSettled,
+        ReportWindowExtended,
+        PendingPaid,
         DistributionConfigured,
         OwnerActionSent,
         OwnerActionReturned,

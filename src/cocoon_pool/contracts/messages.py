@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ton_core import Address, Cell
+from ton_core import Address, Cell, HashMap
 
 from cocoon_pool.contracts.codec import (
     Bits,
     InlineOrRef,
+    Int,
+    Nested,
     RawCell,
     Ref,
     TlbStruct,
@@ -51,6 +54,30 @@ class DeployPool(TlbStruct):
     query_id: int = u(64, 0)
 
 
+MAX_ORACLE_KEYS = 16
+
+
+def oracle_keys_cell(keys: Sequence[int]) -> Cell:
+    """The ``map<uint8, uint256>`` of an oracle set: key ``i`` at index ``i``."""
+    if not keys:
+        raise ValueError("an oracle set needs at least one key")
+    table = HashMap(8, value_serializer=lambda value, b: b.store_uint(value, 256))
+    for index, key in enumerate(keys):
+        table.set_int_key(index, key)
+    cell = table.serialize()
+    assert cell is not None
+    return cell
+
+
+def oracle_keys_from_cell(cell: Cell | None) -> list[int]:
+    """The keys of an oracle set, in index order."""
+    if cell is None:
+        return []
+    table = HashMap.parse(cell.begin_parse(), 8, value_deserializer=lambda s: s.load_uint(256))
+    entries: dict[int, int] = table or {}
+    return [entries[index] for index in sorted(entries)]
+
+
 class ParameterChange(TlbStruct):
     """A change that goes through the timelock (one of the 8-bit-prefixed structs below)."""
 
@@ -76,9 +103,13 @@ class ChangeEpochLength(ParameterChange):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChangeOracleKey(ParameterChange):
+class ChangeOracleKeys(ParameterChange):
+    """The pool's oracle set: ``quorum`` (k) of the keys at indices 0..n-1 must sign a report.
+    ``keys`` is the ``map<uint8, uint256>`` dictionary cell (see :func:`oracle_keys_cell`)."""
+
     PREFIX: ClassVar[int | None] = 0x04
-    public_key: int = u(256)
+    quorum: int = u(8)
+    keys: Cell | None = tl(RawCell(optional=True))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,7 +140,7 @@ PARAMETER_CHANGES: tuple[type[ParameterChange], ...] = (
     ChangeCommission,
     ChangeMinStake,
     ChangeEpochLength,
-    ChangeOracleKey,
+    ChangeOracleKeys,
     ChangeAdmin,
     ChangePauser,
     UpgradeContract,
@@ -181,14 +212,13 @@ class CollectCommission(TlbStruct):
 
 @dataclass(frozen=True, kw_only=True)
 class VerifyMember(TlbStruct):
-    """``node_wallet``: the worker node's Cocoon wallet (its address depends on the node's key,
-    so the pool cannot derive it); ``None`` if not known."""
+    """Admin: confirm (``verified``) or revoke a member. The worker and node wallet are the
+    member's own binding (:class:`BindWorker`); no role can name or change them."""
 
     PREFIX: ClassVar[int | None] = 0x7C0A000B
     query_id: int = u(64)
     member: Address = addr()
-    worker: Address = addr()
-    node_wallet: Address | None = opt_addr(None)
+    verified: bool = boolean(True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,7 +244,8 @@ class InitDistribution(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0B0002
     query_id: int = u(64)
     registry: Address = addr()
-    oracle_key: int = u(256)
+    oracle_quorum: int = u(8)
+    oracle_keys: Cell | None = tl(RawCell(optional=True))
     commission_bps: int = u(16)
     epoch_length: int = u(32)
     report_grace: int = u(32)
@@ -240,7 +271,8 @@ class UpdateRegistryConfig(TlbStruct):
 class UpdateDistributionConfig(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0B0005
     query_id: int = u(64)
-    oracle_key: int = u(256)
+    oracle_quorum: int = u(8)
+    oracle_keys: Cell | None = tl(RawCell(optional=True))
     commission_bps: int = u(16)
     epoch_length: int = u(32)
 
@@ -264,8 +296,13 @@ class ForwardVerification(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0B0008
     query_id: int = u(64)
     member: Address = addr()
-    worker: Address = addr()
-    node_wallet: Address | None = opt_addr(None)
+    verified: bool = boolean()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartWindDown(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0B000A
+    query_id: int = u(64, 0)
 
 
 # ---------------------------------------------------------------- Registry <-> Participant <-> Pool
@@ -317,8 +354,7 @@ class MembershipChanged(TlbStruct):
 class MarkVerified(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0C0006
     query_id: int = u(64)
-    worker: Address = addr()
-    node_wallet: Address | None = opt_addr(None)
+    verified: bool = boolean()
 
 
 # ---------------------------------------------------------------- Participant, from people
@@ -357,11 +393,34 @@ class StakeReturned(TlbStruct):
     amount: int = coins()
 
 
+@dataclass(frozen=True, kw_only=True)
+class BindWorker(TlbStruct):
+    """Member: name the Cocoon worker it runs and (if known) the node's Cocoon wallet. Each is
+    set once; a second BindWorker may only add the node wallet to the same worker."""
+
+    PREFIX: ClassVar[int | None] = 0x7C0D0006
+    query_id: int = u(64)
+    worker: Address = addr()
+    node_wallet: Address | None = opt_addr(None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimPending(TlbStruct):
+    """Member: pay out the whole pending amount, however small."""
+
+    PREFIX: ClassVar[int | None] = 0x7C0D0007
+    query_id: int = u(64, 0)
+
+
 # ---------------------------------------------------------------- RewardDistribution
 
 
 @dataclass(frozen=True, kw_only=True)
 class MetricsReport(TlbStruct):
+    """What the oracles sign. ``global_id``: the network's (config param 19), so a signature
+    made for testnet is worthless on mainnet."""
+
+    global_id: int = tl(Int(32))
     distribution: Address = addr()
     epoch: int = u(32)
     member: Address = addr()
@@ -372,11 +431,29 @@ class MetricsReport(TlbStruct):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OracleSignature(TlbStruct):
+    key_index: int = u(8)
+    signature: bytes = tl(Bits(512))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignatureLink(TlbStruct):
+    """One further signature of a k > 1 quorum; ``next`` the rest of the chain."""
+
+    signature: OracleSignature = tl(Nested(OracleSignature))
+    next: Cell | None = tl(RawCell(optional=True), None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class SubmitReport(TlbStruct):
+    """A report and the signatures of ``k`` distinct oracle keys, in increasing key index:
+    the first inline, the others as a chain of :class:`SignatureLink` cells in ``more``."""
+
     PREFIX: ClassVar[int | None] = 0x7C0E0001
     query_id: int = u(64)
-    signature: bytes = tl(Bits(512))
+    first: OracleSignature = tl(Nested(OracleSignature))
     report: MetricsReport = tl(Ref(MetricsReport))
+    more: Cell | None = tl(RawCell(optional=True), None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -393,11 +470,8 @@ class FinalizeEpoch(TlbStruct):
 
 @dataclass(frozen=True, kw_only=True)
 class ApplyReport(TlbStruct):
-    """RewardDistribution -> Participant, after the report entered the epoch's aggregates.
-
-    The contribution and its rates come first: a bounce (rich, root cell only) carries them
-    back so that the distribution takes exactly them out again.
-    """
+    """RewardDistribution -> Participant, which decides replay and eligibility; the report
+    enters the aggregates only with the Participant's :class:`ReportAccepted`."""
 
     PREFIX: ClassVar[int | None] = 0x7C0E0004
     query_id: int = u(64)
@@ -410,6 +484,26 @@ class ApplyReport(TlbStruct):
     uptime_bps: int = u(16)
     outages: int = u(16)
     excess_to: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportAccepted(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0E000C
+    query_id: int = u(64)
+    epoch: int = u(32)
+    contribution: int = u(64)
+    penalty_bps: int = u(16)
+    bonus_bps: int = u(16)
+    member: Address = addr()
+    excess_to: Address = addr()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayPending(TlbStruct):
+    PREFIX: ClassVar[int | None] = 0x7C0E000D
+    query_id: int = u(64)
+    member: Address = addr()
+    amount: int = coins()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ codes and value flow; nothing here asserts success on the caller's behalf.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -20,7 +21,7 @@ from cocoon_pool.contracts import views as v
 from cocoon_pool.contracts.build import compile_contract, contracts_dir
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
-from cocoon_pool.contracts.reports import OracleSigner, build_report
+from cocoon_pool.contracts.reports import OracleSigner, build_report, quorum_message
 from cocoon_pool.economics import COMMISSION_DEFAULT_BPS, MemberMetrics
 
 DAY = 86_400
@@ -28,7 +29,11 @@ DAY = 86_400
 
 @dataclass(frozen=True)
 class PoolParams:
-    """Deploy-time configuration of a pool (later changes go through the timelock)."""
+    """Deploy-time configuration of a pool (later changes go through the timelock).
+
+    ``oracle_key`` is key 0 of the oracle set, ``extra_oracle_keys`` keys 1..n-1; a report
+    counts when ``oracle_quorum`` distinct keys of the set signed it (default 1 of 1).
+    """
 
     oracle_key: int
     pool_id: int = 0
@@ -40,6 +45,12 @@ class PoolParams:
     unbonding_seconds: int = 7 * DAY
     min_payout: int = ton("0.1")
     min_operator_stake: int = ton(10)
+    extra_oracle_keys: tuple[int, ...] = ()
+    oracle_quorum: int = 1
+
+    @property
+    def oracle_keys(self) -> tuple[int, ...]:
+        return (self.oracle_key, *self.extra_oracle_keys)
 
     def config(self) -> st.PoolConfig:
         return st.PoolConfig(
@@ -51,7 +62,8 @@ class PoolParams:
             unbonding_seconds=self.unbonding_seconds,
             min_payout=self.min_payout,
             min_operator_stake=self.min_operator_stake,
-            oracle_key=self.oracle_key,
+            oracle_quorum=self.oracle_quorum,
+            oracle_keys=m.oracle_keys_cell(self.oracle_keys),
         )
 
 
@@ -156,6 +168,23 @@ class Pool:
     def withdraw_stake(self, wallet: Wallet, *, value: int | None = None) -> Trace:
         return self._to_participant(wallet, wallet.address, m.WithdrawStake(), value=value)
 
+    def bind_worker(
+        self,
+        wallet: Wallet,
+        worker: Address,
+        node_wallet: Address | None = None,
+        *,
+        value: int | None = None,
+    ) -> Trace:
+        """The member names the Cocoon worker it runs (and its node's wallet, if known)."""
+        body = m.BindWorker(query_id=self.next_query_id(), worker=worker, node_wallet=node_wallet)
+        return self._to_participant(wallet, wallet.address, body, value=value)
+
+    def claim_pending(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+        """The member takes out its whole pending amount, however small."""
+        body = m.ClaimPending(query_id=self.next_query_id())
+        return self._to_participant(wallet, wallet.address, body, value=value)
+
     def claim_rewards(self, wallet: Wallet, epoch: int, *, value: int | None = None) -> Trace:
         body = m.ClaimRewards(query_id=self.next_query_id(), epoch=epoch)
         return self._to_participant(wallet, wallet.address, body, value=value)
@@ -177,16 +206,18 @@ class Pool:
     def submit_report(
         self,
         relayer: Wallet,
-        signer: OracleSigner,
+        signer: OracleSigner | Sequence[tuple[int, OracleSigner]],
         member: Address,
         epoch: int,
         metrics: MemberMetrics,
         *,
         value: int | None = None,
     ) -> Trace:
-        """Relay one member's signed report for ``epoch`` (anyone may relay it)."""
-        report = build_report(self.distribution, epoch, member, metrics)
-        body = signer.submit_message(report, self.next_query_id())
+        """Relay one member's signed report for ``epoch`` (anyone may relay it). ``signer``: the
+        single oracle key (index 0), or (index, signer) pairs for a k-of-n quorum."""
+        report = build_report(self.distribution, epoch, member, metrics, self.chain.global_id)
+        signers = [(0, signer)] if isinstance(signer, OracleSigner) else list(signer)
+        body = quorum_message(report, signers, self.next_query_id())
         return relayer.send(
             self.distribution, fee("REPORT_FEE") if value is None else value, _body(body)
         )
@@ -226,18 +257,10 @@ class Pool:
             self.operator, fee("ADMIN_OP_FEE") if value is None else value, _body(body)
         )
 
-    def verify_member(
-        self,
-        admin: Wallet,
-        member: Address,
-        worker: Address,
-        node_wallet: Address | None = None,
-    ) -> Trace:
-        """Record the member's Cocoon worker and, if known, its node wallet (the address the
-        pool, as the wallet's owner, may later withdraw the member's TON from)."""
-        body = m.VerifyMember(
-            query_id=self.next_query_id(), member=member, worker=worker, node_wallet=node_wallet
-        )
+    def verify_member(self, admin: Wallet, member: Address, *, verified: bool = True) -> Trace:
+        """Confirm the worker the member bound (``verified``), or revoke the member: reports
+        count only for verified members; revoking never touches stake or rewards."""
+        body = m.VerifyMember(query_id=self.next_query_id(), member=member, verified=verified)
         return self.admin_call(admin, body)
 
     def propose_change(self, admin: Wallet, change: m.ParameterChange) -> Trace:

@@ -46,7 +46,8 @@ class PoolConfig(TlbStruct):
     unbonding_seconds: int = u(32)
     min_payout: int = coins()
     min_operator_stake: int = coins()
-    oracle_key: int = u(256)
+    oracle_quorum: int = u(8)
+    oracle_keys: Cell | None = tl(RawCell(optional=True))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,8 +105,11 @@ class DistributionConfig(TlbStruct):
     pool: Address = addr()
     registry: Address | None = opt_addr(None)
     participant_code: Cell = tl(RawCell())
-    oracle_key: int = u(256, 0)
+    oracle_quorum: int = u(8, 0)
+    oracle_keys: Cell | None = tl(RawCell(optional=True), None)
     commission_bps: int = u(16, 0)
+    next_commission_bps: int = u(16, 0)
+    next_commission_epoch: int = u(32, 0)
     epoch_length: int = u(32, 0)
     report_grace: int = u(32, 0)
     min_payout: int = coins(0)
@@ -127,12 +131,14 @@ class FinalEpochs(TlbStruct):
     contribution_sum: int = u(96, 0)
     bonus_weight: int = u(128, 0)
     bonus_paid: int = coins(0)
+    flat: bool = boolean(False)
     older: Cell | None = tl(EmptyDict(), None)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DistributionStorage(TlbStruct):
-    paused: bool = boolean(False)
+    paused_at: int = u(32, 0)
+    winding_down: bool = boolean(False)
     current_epoch: int = u(32, 0)
     epoch_start: int = u(32, 0)
     reserve: int = coins(0)

@@ -65,7 +65,8 @@ class PoolInfo(StackView):
     total_stake: int = _int()
     registry: Address | None = _addr()
     distribution: Address | None = _addr()
-    oracle_key: int = _int()
+    oracle_quorum: int = _int()
+    oracle_keys: Cell | None = _cell()
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,15 @@ class RegistryInfo(StackView):
 @dataclass(frozen=True)
 class Ledger(StackView):
     paused: bool = _bool()
+    paused_at: int = _int()
+    winding_down: bool = _bool()
     current_epoch: int = _int()
     epoch_start: int = _int()
     epoch_length: int = _int()
     report_grace: int = _int()
     commission_bps: int = _int()
+    next_commission_bps: int = _int()
+    next_commission_epoch: int = _int()
     min_payout: int = _int()
     reserve: int = _int()
     pending_credit: int = _int()
@@ -130,6 +135,7 @@ class ReportingView(StackView):
     penalty_weight: int = _int()
     bonus_weight: int = _int()
     reporters: int = _int()
+    in_flight: int = _int()
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,7 @@ class FinalEpochView(StackView):
     contribution_sum: int = _int()
     bonus_weight: int = _int()
     bonus_paid: int = _int()
+    flat: bool = _bool()
     remaining: int = _int()
     claims_left: int = _int()
 
