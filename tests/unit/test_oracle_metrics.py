@@ -14,6 +14,7 @@ from cocoon_pool.oracle.metrics import (
     Observation,
     Scoring,
     count_outages,
+    discarded_slots,
     epoch_metrics,
     gpu_score,
     running_seconds,
@@ -60,6 +61,52 @@ def test_worked_example_from_docs() -> None:
 def test_no_samples_is_all_down() -> None:
     result = epoch_metrics([], HOUR)
     assert result.metrics == MemberMetrics(running_seconds=0, gpu_score=0, uptime_bps=0, outages=1)
+
+
+def at(slot: int) -> int:
+    """Start time of a poll in ``slot`` of HOUR."""
+    return START + slot * 600
+
+
+def test_a_discarded_slot_is_neither_up_nor_down() -> None:
+    observations = [up(k, 1000) for k in (0, 1, 3, 4, 5)]  # slot 2: only a discarded poll
+    counted = epoch_metrics(observations, HOUR, discarded_at=[at(2)])
+    assert counted.metrics == MemberMetrics(
+        running_seconds=3000, gpu_score=100_000, uptime_bps=10_000, outages=0
+    )
+    assert (counted.expected_slots, counted.discarded_slots, counted.counted_slots) == (6, 1, 5)
+    assert counted.up_slots == 5
+    # The same samples without the discard: slot 2 is missing, so down, and one outage.
+    plain = epoch_metrics(observations, HOUR)
+    assert plain.metrics == MemberMetrics(
+        running_seconds=3000, gpu_score=100_000, uptime_bps=8333, outages=1
+    )
+    assert plain.discarded_slots == 0
+
+
+def test_down_runs_join_across_a_discarded_slot() -> None:
+    observations = [up(0), down(1), down(3), up(4), up(5)]
+    result = epoch_metrics(observations, HOUR, discarded_at=[at(2) + 5])
+    assert result.metrics.outages == 1  # slots 1 and 3 are one outage, not two
+    assert result.metrics.uptime_bps == 6000  # 3 up of 5 counted slots
+    assert result.metrics.running_seconds == 1800
+    assert result.discarded_slots == 1
+
+
+def test_a_counted_sample_decides_a_slot_that_also_holds_a_discarded_poll() -> None:
+    observations = [up(k) for k in range(6)] + [down(2, dt=300)]
+    assert discarded_slots([at(2)], observations, HOUR) == frozenset()
+    result = epoch_metrics(observations, HOUR, discarded_at=[at(2)])
+    assert result.discarded_slots == 0
+    assert result.metrics.uptime_bps == 8333 and result.metrics.outages == 1
+
+
+def test_discards_outside_the_epoch_and_a_fully_discarded_epoch() -> None:
+    assert discarded_slots([at(-1), at(6), at(1)], [], HOUR) == frozenset({1})
+    result = epoch_metrics([], HOUR, discarded_at=[at(k) for k in range(6)])
+    # No counted slot at all: nothing was observed, so nothing is credited.
+    assert result.metrics == MemberMetrics(running_seconds=0, gpu_score=0, uptime_bps=0, outages=0)
+    assert (result.discarded_slots, result.counted_slots) == (6, 0)
 
 
 def test_all_up() -> None:

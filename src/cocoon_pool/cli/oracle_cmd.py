@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cocoon_pool.oracle.config import OracleConfig
     from cocoon_pool.oracle.poller import PollResult
     from cocoon_pool.oracle.reports import StoredReport
+    from cocoon_pool.oracle.service import PollRecord
 
 # The oracle's modules (SQLAlchemy, Alembic, httpx) are imported inside the commands: they
 # would add about 0.3 s to every other `cocoon-pool` command's start-up.
@@ -72,8 +73,23 @@ def _sample_json(r: PollResult) -> dict[str, Any]:
     }
 
 
-def _print_samples(results: list[PollResult]) -> None:
-    table = Table(title=f"oracle samples at {results[0].taken_at if results else '-'}")
+def _poll_json(record: PollRecord) -> dict[str, Any]:
+    v = record.verdict
+    return {
+        "id": record.poll_id,
+        "taken_at": record.taken_at,
+        "members": v.members,
+        "down": v.down,
+        "unreachable": v.unreachable,
+        "discarded": v.discarded,
+        "reason": v.reason,
+        "duration_ms": record.duration_ms,
+    }
+
+
+def _print_samples(record: PollRecord) -> None:
+    results = record.results
+    table = Table(title=f"oracle samples at {record.taken_at}")
     table.add_column("member")
     table.add_column("state")
     table.add_column("reason")
@@ -89,8 +105,13 @@ def _print_samples(results: list[PollResult]) -> None:
             escape(r.gpu_model or ""),
         )
     console.print(table)
-    down = sum(not r.ok for r in results)
+    down = record.verdict.down
     console.print(f"{len(results) - down} up, {down} down; samples stored")
+    if record.discarded:
+        console.print(
+            f"[yellow]poll discarded[/yellow]: {escape(record.verdict.reason or '')}; "
+            "its samples are stored but count for nobody"
+        )
 
 
 @oracle_app.command("sample")
@@ -101,11 +122,13 @@ def sample(config: ConfigOption, as_json: JsonOption = False) -> None:
     with _one_line_errors():
         cfg = load_config(config)
         with Oracle(cfg) as oracle:
-            results = oracle.sample()
+            record = oracle.poll()
     if as_json:
-        print_json({"samples": [_sample_json(r) for r in results]})
+        print_json(
+            {"poll": _poll_json(record), "samples": [_sample_json(r) for r in record.results]}
+        )
     else:
-        _print_samples(results)
+        _print_samples(record)
 
 
 @oracle_app.command("run")
@@ -139,12 +162,14 @@ def run(
                 "down": summary.down,
                 "reports": summary.reports,
                 "stopped": summary.stopped,
+                "discarded_polls": summary.discarded,
             }
         )
     else:
         console.print(
-            f"{summary.polls} polls, {summary.samples} samples ({summary.down} down), "
-            f"{summary.reports} new reports" + (" - stopped by signal" if summary.stopped else "")
+            f"{summary.polls} polls ({summary.discarded} discarded), {summary.samples} samples "
+            f"({summary.down} down), {summary.reports} new reports"
+            + (" - stopped by signal" if summary.stopped else "")
         )
 
 
@@ -160,6 +185,7 @@ def _report_json(cfg: OracleConfig, r: StoredReport) -> dict[str, Any]:
         "outages": row.outages,
         "expected_samples": row.expected_samples,
         "up_samples": row.up_samples,
+        "discarded_slots": row.discarded_slots,
         "body_boc": row.body_boc,
         "body_hash": row.body_hash,
         "computed_now": {
@@ -207,7 +233,7 @@ def report(
         )
     else:
         table = Table(title=f"epoch {epoch} reports ({window.start}..{window.end})")
-        for name in ("member", "t (s)", "g", "u (bps)", "o", "up/expected", "status"):
+        for name in ("member", "t (s)", "g", "u (bps)", "o", "up/expected", "discarded", "status"):
             table.add_column(name, justify="left" if name in ("member", "status") else "right")
         for r in stored:
             row = r.row
@@ -219,6 +245,7 @@ def report(
                 f"{row.uptime_bps:,}",
                 str(row.outages),
                 f"{row.up_samples}/{row.expected_samples}",
+                str(row.discarded_slots),
                 "[yellow]conflict[/yellow]" if r.status == STATUS_CONFLICT else r.status,
             )
         console.print(table)

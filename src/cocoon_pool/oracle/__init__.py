@@ -10,7 +10,8 @@ from __future__ import annotations
 from cocoon_pool.oracle.config import MemberConfig, OracleConfig, load_config, parse_config
 from cocoon_pool.oracle.errors import OracleConfigError, OracleDatabaseError, OracleReportError
 from cocoon_pool.oracle.metrics import EpochResult, EpochWindow, Observation, Scoring, epoch_metrics
-from cocoon_pool.oracle.service import Oracle, RunSummary, StopFlag, stop_on_signals
+from cocoon_pool.oracle.poller import PollVerdict, judge_poll
+from cocoon_pool.oracle.service import Oracle, PollRecord, RunSummary, StopFlag, stop_on_signals
 
 __all__ = [
     "EpochResult",
@@ -22,10 +23,13 @@ __all__ = [
     "OracleConfigError",
     "OracleDatabaseError",
     "OracleReportError",
+    "PollRecord",
+    "PollVerdict",
     "RunSummary",
     "Scoring",
     "StopFlag",
     "epoch_metrics",
+    "judge_poll",
     "load_config",
     "parse_config",
     "stop_on_signals",

@@ -6,8 +6,14 @@
     database_url = "sqlite:///oracle.db"   # relative SQLite paths: next to this file
     poll_interval = 60                     # seconds between polls (one sample slot)
     timeout = 5.0                          # seconds per HTTP request
+    attempts = 3                           # tries per HTTP request (1 = no retry)
+    retry_backoff = 0.5                    # seconds before the 2nd try, doubled after
     concurrency = 16                       # HTTP requests in flight at once
+    discard_poll_down_fraction = 0.9       # this share unreachable: the oracle's failure
+    discard_poll_min_members = 3           # ... judged only from this many members up
     distribution = "EQ..."                 # the pool's RewardDistribution address
+    network = "mainnet"                    # or "testnet": signed into every report
+    key_index = 0                          # this oracle's key in the pool's oracle set
     key_file = "oracle.key"                # or: key_env = "COCOON_ORACLE_SEED"
     check_owner = true                     # worker owner_address must be the pool
     auto_report = true                     # `oracle run` signs reports when an epoch ends
@@ -27,25 +33,41 @@
     stats_url = "http://10.0.0.5:12000/jsonstats"
     health_url = "http://10.0.0.5:12001/health"   # optional
     name = "alice"                                 # optional label
+
+The file is validated by the pydantic models below in strict mode with unknown keys
+forbidden, so a typo (``pol_interval``) or a quoted number is an error naming the key and
+the file rather than a silently applied default. The models are the schema only; callers
+get the frozen dataclasses :class:`OracleConfig` and friends.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import math
+import difflib
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 from ton_core import Address
 
 from cocoon_pool.chain.types import raw_address
-from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.reports import MAINNET_GLOBAL_ID, TESTNET_GLOBAL_ID, OracleSigner
+from cocoon_pool.economics import MAX_GPU_SCORE
 from cocoon_pool.oracle.db import resolve_database_url
 from cocoon_pool.oracle.errors import OracleConfigError
 from cocoon_pool.oracle.metrics import DEFAULT_GPU_TABLE, DEFAULT_POINTS_PER_TPS, Scoring
@@ -55,7 +77,17 @@ DEFAULT_INTERVAL = 60
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 256
+DEFAULT_ATTEMPTS = 3
+MAX_ATTEMPTS = 10
+DEFAULT_RETRY_BACKOFF = 0.5
+MAX_RETRY_BACKOFF = 60.0
+DEFAULT_DISCARD_FRACTION = 0.9
+DEFAULT_DISCARD_MIN_MEMBERS = 3
+POLL_BUDGET_SHARE = 0.8
+"""A poll, retries included, ends within this share of ``poll_interval`` (or ``timeout``
+when that is longer), leaving the rest for storing the samples before the next poll."""
 SEED_BYTES = 32
+MAX_PROBLEMS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -154,196 +186,305 @@ class OracleConfig:
     scoring: Scoring = field(default_factory=Scoring)
     check_owner: bool = True
     auto_report: bool = True
+    attempts: int = DEFAULT_ATTEMPTS
+    """Tries per HTTP request within one poll (1 = no retry)."""
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    """Seconds before the second try; each further pause is twice the previous one."""
+    discard_poll_down_fraction: float = DEFAULT_DISCARD_FRACTION
+    discard_poll_min_members: int = DEFAULT_DISCARD_MIN_MEMBERS
+    network: str = "mainnet"
+    """The network the pool runs on; its global id is signed into every report."""
+    key_index: int = 0
+    """This oracle's index in the pool's oracle key set (0 for a 1-of-1 set)."""
+
+    @property
+    def global_id(self) -> int:
+        return MAINNET_GLOBAL_ID if self.network == "mainnet" else TESTNET_GLOBAL_ID
+
+    @property
+    def poll_budget(self) -> float:
+        """Seconds a whole poll may take, retries included; always below ``interval``."""
+        return max(self.interval * POLL_BUDGET_SHARE, self.timeout)
+
+
+# -- the file's schema ------------------------------------------------------------------
+
+
+def _ton_address(value: str) -> str:
+    try:
+        return raw_address(Address(value))
+    except Exception as exc:  # pytoniq raises plain exceptions of several types
+        raise PydanticCustomError("ton_address", "not a TON address") from exc
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("http_url", "not an http(s) URL")
+    return value
+
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+TonAddress = Annotated[NonEmpty, AfterValidator(_ton_address)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+TableScore = Annotated[int, Field(ge=0, le=MAX_GPU_SCORE)]
+
+
+class _Schema(BaseModel):
+    # strict: TOML has real types, so "60" or 1-for-true are mistakes, not conversions.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class OracleTable(_Schema):
+    distribution: TonAddress
+    network: Literal["mainnet", "testnet"] = "mainnet"
+    key_index: Annotated[int, Field(ge=0, le=15)] = 0
+    database_url: NonEmpty = DEFAULT_DATABASE_URL
+    poll_interval: Annotated[int, Field(ge=1, le=86_400)] = DEFAULT_INTERVAL
+    timeout: Seconds = DEFAULT_TIMEOUT
+    attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)] = DEFAULT_ATTEMPTS
+    retry_backoff: Annotated[float, Field(ge=0, le=MAX_RETRY_BACKOFF, allow_inf_nan=False)] = (
+        DEFAULT_RETRY_BACKOFF
+    )
+    concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = DEFAULT_CONCURRENCY
+    # Above one half: a threshold any lower would let a poll in which most workers really
+    # were down be written off as the oracle's failure.
+    discard_poll_down_fraction: Annotated[float, Field(gt=0.5, le=1.0)] = DEFAULT_DISCARD_FRACTION
+    discard_poll_min_members: Annotated[int, Field(ge=1, le=1_000_000)] = (
+        DEFAULT_DISCARD_MIN_MEMBERS
+    )
+    key_file: NonEmpty | None = None
+    key_env: NonEmpty | None = None
+    check_owner: bool = True
+    auto_report: bool = True
+
+
+class EpochTable(_Schema):
+    start: Annotated[int, Field(ge=0, le=2**40)]
+    length: Annotated[int, Field(ge=1, le=2**32 - 1)]
+    first: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+
+
+class ScoringTable(_Schema):
+    points_per_token_per_second: Annotated[int, Field(ge=0, le=1_000_000)] = DEFAULT_POINTS_PER_TPS
+    gpu_table: dict[str, TableScore] | None = None
+
+
+class MemberEntry(_Schema):
+    address: TonAddress
+    stats_url: HttpUrl
+    health_url: HttpUrl | None = None
+    name: NonEmpty | None = None
+
+
+class OracleFile(_Schema):
+    oracle: OracleTable
+    epoch: EpochTable
+    scoring: ScoringTable = Field(default_factory=ScoringTable)
+    members: list[MemberEntry] = Field(default_factory=list)
+
+
+# -- turning validation errors into one clear message -----------------------------------
+
+_TABLES: dict[tuple[str, ...], type[BaseModel]] = {
+    (): OracleFile,
+    ("oracle",): OracleTable,
+    ("epoch",): EpochTable,
+    ("scoring",): ScoringTable,
+    ("members", "*"): MemberEntry,
+}
+"""Where each schema model sits in the file; ``*`` stands for an array index."""
+
+_HINTS = {
+    "distribution": "give a TON address (EQ..., UQ... or 0:<hex>)",
+    "address": "give a TON address (EQ..., UQ... or 0:<hex>)",
+    "network": 'set network to "mainnet" or "testnet"',
+    "key_index": "set key_index to this oracle's index in the pool's oracle set, 0..15",
+    "database_url": "use e.g. sqlite:///oracle.db or postgresql://user@host/dbname",
+    "poll_interval": "set poll_interval to a whole number of seconds, 1..86400",
+    "timeout": "set timeout to the seconds one HTTP request may take, e.g. 5",
+    "attempts": f"set attempts to a whole number of tries per request, 1..{MAX_ATTEMPTS}",
+    "retry_backoff": "set retry_backoff to the seconds before the second try, e.g. 0.5",
+    "concurrency": f"set concurrency to a whole number, 1..{MAX_CONCURRENCY}",
+    "discard_poll_down_fraction": (
+        "set discard_poll_down_fraction to a number above 0.5 and at most 1, e.g. 0.9"
+    ),
+    "discard_poll_min_members": "set discard_poll_min_members to a whole number, e.g. 3",
+    "key_file": "point key_file at a file with the 32-byte seed in hex",
+    "key_env": "name the environment variable that holds the seed",
+    "check_owner": "write check_owner = true or false (no quotes)",
+    "auto_report": "write auto_report = true or false (no quotes)",
+    "start": "set start to the unix time (whole seconds) when epoch `first` starts",
+    "length": "set length to the epoch length in whole seconds",
+    "first": "set first to the on-chain number of the epoch that starts at `start`",
+    "points_per_token_per_second": "set points_per_token_per_second to a whole number",
+    "gpu_table": 'write e.g. "H100" = 100000',
+    "stats_url": "give an http:// or https:// URL, e.g. http://10.0.0.5:12000/jsonstats",
+    "health_url": "give an http:// or https:// URL, e.g. http://10.0.0.5:12001/health",
+    "name": 'quote the label, e.g. name = "alice"',
+}
+_DEFAULT_HINT = "see docs/oracle.md for a complete example"
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _shape(loc: Sequence[int | str]) -> tuple[str, ...]:
+    return tuple("*" if isinstance(part, int) else part for part in loc)
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else f'"{part}"'
+            text += f".{key}" if text else key
+    return text
+
+
+def _show(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _hint_for(shape: tuple[str, ...]) -> str:
+    if shape[:2] == ("scoring", "gpu_table"):
+        return _HINTS["gpu_table"]
+    named = [part for part in shape if part != "*"]
+    return _HINTS.get(named[-1], _DEFAULT_HINT) if named else _DEFAULT_HINT
+
+
+def _problem(error: ErrorDetails) -> tuple[str, str]:
+    """``(message, hint)`` for one pydantic error, in the file's own words."""
+    loc = error["loc"]
+    shape, where, kind = _shape(loc), _where(loc), error["type"]
+    if kind == "extra_forbidden":
+        parent = _TABLES.get(shape[:-1])
+        allowed = list(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        guess = f"did you mean {close[0]}? " if close else ""
+        return f"unknown key {where}", f"{guess}allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        if shape in _TABLES:
+            return f"missing table [{where}]", _DEFAULT_HINT
+        return f"missing {where}", _hint_for(shape)
+    if shape in _TABLES and kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{where} must be a table", f"write it as a [{where}] table"
+    if shape == ("members",):
+        return "members must be an array of tables", "write each member as [[members]]"
+    message = error["msg"]
+    return f"{where} = {_show(error['input'])}: {message[:1].lower()}{message[1:]}", _hint_for(
+        shape
+    )
+
+
+def _schema_error(exc: ValidationError, path: Path) -> OracleConfigError:
+    errors = exc.errors(include_url=False)
+    # Unknown keys first: a misspelt key also shows up as a missing one, and the hint of
+    # the first problem ("did you mean ...?") is the one that fixes both.
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+    problems = [_problem(e) for e in errors]
+    shown = [message for message, _ in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        shown.append(f"and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+    return OracleConfigError(f"{path}: {'; '.join(shown)}", problems[0][1])
+
+
+# -- from the validated file to OracleConfig --------------------------------------------
 
 
 def _err(path: Path, message: str, hint: str) -> OracleConfigError:
     return OracleConfigError(f"{path}: {message}", hint)
 
 
-def _table(data: Mapping[str, Any], key: str, path: Path, required: bool = True) -> dict[str, Any]:
-    value = data.get(key)
-    if value is None and not required:
-        return {}
-    if not isinstance(value, dict):
-        raise _err(path, f"missing table [{key}]", "see docs/oracle.md for a complete example")
-    return value
-
-
-def _int(
-    table: Mapping[str, Any],
-    key: str,
-    where: str,
-    path: Path,
-    *,
-    span: tuple[int, int],
-    default: int | None = None,
-) -> int:
-    low, high = span
-    value = table.get(key, default)
-    if value is None:
-        raise _err(path, f"missing {where}.{key}", f"set {key} to a whole number ({low}..{high})")
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _err(
-            path,
-            f"{where}.{key} = {value!r} is not a whole number in {low}..{high}",
-            f"set {key} to a whole number between {low} and {high}",
-        )
-    return value
-
-
-def _str(table: Mapping[str, Any], key: str, where: str, path: Path) -> str | None:
-    value = table.get(key)
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise _err(path, f"{where}.{key} must be a non-empty string", f"quote the {key} value")
-    return value.strip() if isinstance(value, str) else None
-
-
-def _address(value: object, where: str, path: Path) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _err(path, f"missing {where}", "give a TON address (EQ..., UQ... or 0:<hex>)")
-    try:
-        return raw_address(Address(value.strip()))
-    except Exception as exc:  # pytoniq raises plain exceptions of several types
-        raise _err(
-            path,
-            f"{where} = {value!r} is not a TON address",
-            "give a TON address (EQ..., UQ... or 0:<hex>)",
-        ) from exc
-
-
-def _url(value: object, where: str, path: Path) -> str:
-    if not isinstance(value, str):
-        raise _err(path, f"missing {where}", "give an http:// or https:// URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _err(
-            path,
-            f"{where} = {value!r} is not an http(s) URL",
-            "give e.g. http://10.0.0.5:12000/jsonstats",
-        )
-    return value
-
-
-def _members(raw: object, path: Path) -> tuple[MemberConfig, ...]:
-    if not isinstance(raw, list) or not raw:
+def _members(entries: Sequence[MemberEntry], path: Path) -> tuple[MemberConfig, ...]:
+    if not entries:
         raise _err(
             path,
             "no [[members]] to watch",
             "add a [[members]] table per member with address and stats_url",
         )
-    members: list[MemberConfig] = []
     seen: set[str] = set()
-    for i, entry in enumerate(raw):
-        where = f"members[{i}]"
-        if not isinstance(entry, dict):
-            raise _err(path, f"{where} is not a table", "write each member as [[members]]")
-        address = _address(entry.get("address"), f"{where}.address", path)
-        if address in seen:
+    for i, entry in enumerate(entries):
+        if entry.address in seen:
             raise _err(
-                path, f"{where}.address {entry['address']} is listed twice", "list each member once"
+                path,
+                f"members[{i}].address {entry.address} is listed twice",
+                "list each member once",
             )
-        seen.add(address)
-        health = entry.get("health_url")
-        members.append(
-            MemberConfig(
-                address=address,
-                stats_url=_url(entry.get("stats_url"), f"{where}.stats_url", path),
-                health_url=None if health is None else _url(health, f"{where}.health_url", path),
-                name=_str(entry, "name", where, path),
-            )
-        )
-    return tuple(members)
-
-
-def _scoring(raw: Mapping[str, Any], path: Path) -> Scoring:
-    points = _int(
-        raw,
-        "points_per_token_per_second",
-        "scoring",
-        path,
-        span=(0, 1_000_000),
-        default=DEFAULT_POINTS_PER_TPS,
+        seen.add(entry.address)
+    return tuple(
+        MemberConfig(address=e.address, stats_url=e.stats_url, health_url=e.health_url, name=e.name)
+        for e in entries
     )
-    table_raw = raw.get("gpu_table")
-    if table_raw is None:
-        return Scoring(points_per_tps=points, gpu_table=DEFAULT_GPU_TABLE)
-    if not isinstance(table_raw, dict):
-        raise _err(path, "[scoring.gpu_table] must be a table", 'write e.g. "H100" = 100000')
-    table = {
-        str(name).upper(): _int(table_raw, name, "scoring.gpu_table", path, span=(0, 1_000_000))
-        for name in table_raw
-    }
-    return Scoring(points_per_tps=points, gpu_table=tuple(sorted(table.items())))
+
+
+def _scoring(table: ScoringTable) -> Scoring:
+    if table.gpu_table is None:
+        return Scoring(
+            points_per_tps=table.points_per_token_per_second, gpu_table=DEFAULT_GPU_TABLE
+        )
+    gpus = {name.upper(): score for name, score in table.gpu_table.items()}
+    return Scoring(
+        points_per_tps=table.points_per_token_per_second, gpu_table=tuple(sorted(gpus.items()))
+    )
 
 
 def parse_config(data: Mapping[str, Any], path: Path) -> OracleConfig:
-    oracle = _table(data, "oracle", path)
-    epoch = _table(data, "epoch", path)
-    interval = _int(
-        oracle, "poll_interval", "oracle", path, span=(1, 86_400), default=DEFAULT_INTERVAL
-    )
-    timeout = oracle.get("timeout", DEFAULT_TIMEOUT)
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or not 0 < timeout < interval
-    ):
+    """Validate parsed TOML; every problem is an OracleConfigError naming key and file."""
+    try:
+        parsed = OracleFile.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _schema_error(exc, path) from None
+    oracle, epoch = parsed.oracle, parsed.epoch
+    if oracle.timeout >= oracle.poll_interval:
         raise _err(
             path,
-            f"oracle.timeout = {timeout!r} must be > 0 and below poll_interval",
+            f"oracle.timeout = {oracle.timeout:g} must be below poll_interval "
+            f"({oracle.poll_interval})",
             "a poll must finish before the next one is due; e.g. timeout = 5",
         )
-    key_file = _str(oracle, "key_file", "oracle", path)
-    key_env = _str(oracle, "key_env", "oracle", path)
-    if (key_file is None) == (key_env is None):
+    if epoch.length < oracle.poll_interval:
+        raise _err(
+            path,
+            f"epoch.length = {epoch.length} is shorter than oracle.poll_interval "
+            f"({oracle.poll_interval})",
+            "an epoch holds at least one sample slot; check both values",
+        )
+    if (oracle.key_file is None) == (oracle.key_env is None):
         raise _err(
             path,
             "give exactly one of oracle.key_file and oracle.key_env",
             "point key_file at a file with the 32-byte seed in hex, or name an env var",
         )
-    key = KeySource(
-        file=(path.parent / key_file) if key_file else None,
-        env=key_env,
-    )
-    database = oracle.get("database_url", DEFAULT_DATABASE_URL)
-    if not isinstance(database, str) or not database:
-        raise _err(
-            path,
-            "oracle.database_url must be a string",
-            "use e.g. sqlite:///oracle.db or postgresql://user@host/dbname",
-        )
-    length = _int(epoch, "length", "epoch", path, span=(interval, 2**32 - 1))
-    flags = {}
-    for name in ("check_owner", "auto_report"):
-        value = oracle.get(name, True)
-        if not isinstance(value, bool):
-            raise _err(path, f"oracle.{name} must be true or false", f"write {name} = true")
-        flags[name] = value
+    members = _members(parsed.members, path)
+    try:
+        database_url = resolve_database_url(oracle.database_url, path.parent)
+    except OracleConfigError as exc:
+        raise _err(path, f"oracle.{exc.message}", exc.hint) from exc
     return OracleConfig(
         path=path,
-        database_url=resolve_database_url(database, path.parent),
-        interval=interval,
-        timeout=float(timeout),
-        concurrency=_int(
-            oracle,
-            "concurrency",
-            "oracle",
-            path,
-            span=(1, MAX_CONCURRENCY),
-            default=DEFAULT_CONCURRENCY,
+        database_url=database_url,
+        interval=oracle.poll_interval,
+        timeout=oracle.timeout,
+        concurrency=oracle.concurrency,
+        distribution=oracle.distribution,
+        key=KeySource(
+            file=(path.parent / oracle.key_file) if oracle.key_file else None,
+            env=oracle.key_env,
         ),
-        distribution=_address(oracle.get("distribution"), "oracle.distribution", path),
-        key=key,
-        epoch=EpochConfig(
-            start=_int(epoch, "start", "epoch", path, span=(0, 2**40)),
-            length=length,
-            first=_int(epoch, "first", "epoch", path, span=(0, 2**32 - 1), default=0),
-        ),
-        members=_members(data.get("members"), path),
-        scoring=_scoring(_table(data, "scoring", path, required=False), path),
-        check_owner=flags["check_owner"],
-        auto_report=flags["auto_report"],
+        epoch=EpochConfig(start=epoch.start, length=epoch.length, first=epoch.first),
+        members=members,
+        scoring=_scoring(parsed.scoring),
+        check_owner=oracle.check_owner,
+        auto_report=oracle.auto_report,
+        attempts=oracle.attempts,
+        retry_backoff=oracle.retry_backoff,
+        discard_poll_down_fraction=oracle.discard_poll_down_fraction,
+        network=oracle.network,
+        key_index=oracle.key_index,
+        discard_poll_min_members=oracle.discard_poll_min_members,
     )
 
 

@@ -4,13 +4,15 @@ An epoch ``[start, start + length)`` is cut into slots of ``interval`` seconds (
 slot may be shorter). The oracle takes one sample per member per slot. Per slot:
 
 - **up** when the slot holds at least one sample and every sample in it is up;
-- **down** otherwise; a slot without any sample (missing) is down.
+- **down** otherwise; a slot without any sample (missing) is down;
+- **discarded** when it has no counted sample but holds a discarded poll (the oracle's own
+  failure): neither up nor down, it is left out of the sequence below.
 
 From the slot sequence:
 
 - ``running_seconds`` = total duration of the up slots (at most the epoch length);
-- ``uptime_bps`` = ``up_slots * 10000 // expected_slots``;
-- ``outages`` = number of maximal runs of consecutive down slots;
+- ``uptime_bps`` = ``up_slots * 10000 // (expected_slots - discarded_slots)``;
+- ``outages`` = number of maximal runs of consecutive down slots, skipping discarded ones;
 - ``gpu_score`` = ``min(1_000_000, max(model_score, throughput_score))`` where
   ``throughput_score = mean_mtps * points_per_tps // 1000`` over the up samples and
   ``model_score`` comes from the GPU table for the model reported most often.
@@ -116,6 +118,12 @@ class EpochResult:
     up_slots: int
     samples: int
     gpu: GpuScore
+    discarded_slots: int = 0
+
+    @property
+    def counted_slots(self) -> int:
+        """The slots uptime and outages are judged on."""
+        return self.expected_slots - self.discarded_slots
 
 
 def slot_states(observations: Iterable[Observation], window: EpochWindow) -> list[bool]:
@@ -159,20 +167,43 @@ def gpu_score(up_observations: Sequence[Observation], scoring: Scoring) -> GpuSc
     return GpuScore(model, model_score, mean_mtps, throughput_score, score)
 
 
+def discarded_slots(
+    discarded_at: Iterable[int], observations: Iterable[Observation], window: EpochWindow
+) -> frozenset[int]:
+    """Slots holding a discarded poll and no counted sample of this member.
+
+    A counted sample in the same slot (a second poll that went through) still decides it.
+    """
+    seen = {slot for o in observations if (slot := window.slot_of(o.taken_at)) is not None}
+    held = {slot for t in discarded_at if (slot := window.slot_of(t)) is not None}
+    return frozenset(held - seen)
+
+
 def epoch_metrics(
-    observations: Iterable[Observation], window: EpochWindow, scoring: Scoring | None = None
+    observations: Iterable[Observation],
+    window: EpochWindow,
+    scoring: Scoring | None = None,
+    discarded_at: Iterable[int] = (),
 ) -> EpochResult:
-    """The four reported numbers of one member for one epoch, with the details behind them."""
+    """The four reported numbers of one member for one epoch, with the details behind them.
+
+    ``observations`` are the counted samples only; ``discarded_at`` are the start times of
+    discarded polls, whose slots are neither up nor down.
+    """
     slotted = [(slot, o) for o in observations if (slot := window.slot_of(o.taken_at)) is not None]
     inside = [o for _, o in slotted]
     states = slot_states(inside, window)
+    skipped = discarded_slots(discarded_at, inside, window)
+    # A discarded slot is not up (it has no counted sample), so running_seconds already
+    # gives it nothing; uptime and outages must not see it as down either.
+    counted = [up for k, up in enumerate(states) if k not in skipped]
     up_obs = [o for slot, o in slotted if states[slot]]
     gpu = gpu_score(up_obs, scoring or Scoring())
     metrics = MemberMetrics(
         running_seconds=running_seconds(states, window),
         gpu_score=gpu.score,
-        uptime_bps=uptime_bps(states),
-        outages=count_outages(states),
+        uptime_bps=uptime_bps(counted),
+        outages=count_outages(counted),
     )
     return EpochResult(
         metrics=metrics,
@@ -180,4 +211,5 @@ def epoch_metrics(
         up_slots=sum(states),
         samples=len(inside),
         gpu=gpu,
+        discarded_slots=len(skipped),
     )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Double,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -38,6 +39,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Poll(Base):
+    """One round over every member. A discarded poll's samples are kept but not counted."""
+
+    __tablename__ = "oracle_polls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    taken_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    """Unix seconds when the poll started; its samples carry the same value."""
+    members: Mapped[int] = mapped_column(Integer)
+    down: Mapped[int] = mapped_column(Integer)
+    unreachable: Mapped[int] = mapped_column(Integer)
+    """Members whose stats request got no HTTP response at all."""
+    discarded: Mapped[bool] = mapped_column(Boolean)
+    """True when the poll is the oracle's own failure; its samples count for nobody."""
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
 class Sample(Base):
     """One observation of one member's worker: up or down, and what it reported."""
 
@@ -45,6 +64,11 @@ class Sample(Base):
     __table_args__ = (Index("ix_oracle_samples_member_taken_at", "member", "taken_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    poll_id: Mapped[int | None] = mapped_column(
+        ForeignKey("oracle_polls.id"), index=True, default=None
+    )
+    """The poll that took this sample; None for samples stored before polls were recorded
+    (schema 0001), which always count."""
     member: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
     """Raw address ``<wc>:<hex>`` of the pool member."""
     taken_at: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -89,7 +113,10 @@ class Report(Base):
     uptime_bps: Mapped[int] = mapped_column(Integer)
     outages: Mapped[int] = mapped_column(Integer)
     expected_samples: Mapped[int] = mapped_column(BigInteger)
+    """Slots in the epoch, discarded ones included."""
     up_samples: Mapped[int] = mapped_column(BigInteger)
+    discarded_slots: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    """Slots held only by discarded polls: neither up nor down, left out of ``uptime_bps``."""
     oracle_public_key: Mapped[str] = mapped_column(String(64))
     body_boc: Mapped[str] = mapped_column(Text)
     """Base64 BOC of the ``SubmitReport`` message body, signed by the oracle key."""

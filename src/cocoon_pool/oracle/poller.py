@@ -4,20 +4,36 @@ Requests run concurrently on one ``httpx.AsyncClient`` with a semaphore bounding
 members are polled at once and a per-request timeout. Anything that goes wrong with a
 worker (unreachable, timeout, non-200, malformed JSON, missing fields, wrong owner) makes
 that member's sample *down* with the reason stored and logged.
+
+One failed request is not an outage: the transport retries refused or timed-out
+connections, and a timeout, a 5xx or a connection dropped mid-request is tried again
+after a pause that doubles each time. All tries of the whole poll end by its deadline
+(``PollSettings.budget``), so a poll never runs into the next one.
+
+A poll in which (nearly) every worker could not be reached at all says more about the
+oracle's own network than about the workers: :func:`judge_poll` marks it discarded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import httpx
 
 from cocoon_pool.chain.types import raw_address
-from cocoon_pool.oracle.config import MemberConfig
+from cocoon_pool.oracle.config import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_DISCARD_FRACTION,
+    DEFAULT_DISCARD_MIN_MEMBERS,
+    DEFAULT_RETRY_BACKOFF,
+    MemberConfig,
+)
 from cocoon_pool.oracle.jsonstats import (
     HealthStatus,
     StatsFormatError,
@@ -39,6 +55,12 @@ class PollSettings:
     concurrency: int
     distribution: str | None = None
     """Raw address the worker's ``owner_address`` must equal (None: not checked)."""
+    attempts: int = DEFAULT_ATTEMPTS
+    """Tries per HTTP request; the transport also gets ``attempts - 1`` connect retries."""
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    """Seconds before the second try, doubled before each further one."""
+    budget: float | None = None
+    """Seconds the whole poll may take, retries included (None: only the timeouts bound it)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,8 @@ class PollResult:
     latency_ms: int | None = None
     stats: WorkerStats | None = None
     health: HealthStatus | None = None
+    unreachable: bool = False
+    """The stats request got no HTTP response at all (connection, timeout, dropped)."""
 
     @property
     def throughput_mtps(self) -> int | None:
@@ -62,9 +86,10 @@ class PollResult:
     def gpu_model(self) -> str | None:
         return self.health.gpu_model if self.health else None
 
-    def to_row(self) -> Sample:
+    def to_row(self, poll_id: int | None = None) -> Sample:
         s, h = self.stats, self.health
         return Sample(
+            poll_id=poll_id,
             member=self.member.address,
             taken_at=self.taken_at,
             ok=self.ok,
@@ -87,32 +112,99 @@ class PollResult:
 
 
 class _Down(Exception):
-    def __init__(self, reason: str, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        http_status: int | None = None,
+        *,
+        transient: bool = False,
+        no_response: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.http_status = http_status
+        self.transient = transient
+        """Worth another try in the same poll: the next answer may well differ."""
+        self.no_response = no_response
+
+    def after(self, attempts: int) -> _Down:
+        if attempts == 1:
+            return self
+        return _Down(
+            f"{self.reason} (after {attempts} attempts)",
+            self.http_status,
+            transient=self.transient,
+            no_response=self.no_response,
+        )
 
 
-async def _get(client: httpx.AsyncClient, url: str, what: str, timeout: float) -> str:
+async def _get_once(client: httpx.AsyncClient, url: str, what: str, timeout: float) -> str:
     try:
         # httpx's timeout bounds each network operation; this bounds the whole request,
         # so a worker trickling bytes cannot hold a poll open.
         async with asyncio.timeout(timeout):
             response = await client.get(url)
     except (httpx.TimeoutException, TimeoutError) as exc:
-        raise _Down(f"{what}: timeout after {timeout:g} s") from exc
+        raise _Down(
+            f"{what}: timeout after {timeout:.3g} s", transient=True, no_response=True
+        ) from exc
     except httpx.ConnectError as exc:
-        raise _Down(f"{what}: unreachable ({exc or type(exc).__name__})") from exc
+        # Not retried here: the transport has already retried the connection.
+        raise _Down(f"{what}: unreachable ({exc or type(exc).__name__})", no_response=True) from exc
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        raise _Down(
+            f"{what}: {type(exc).__name__}: {exc}", transient=True, no_response=True
+        ) from exc
+    except httpx.TransportError as exc:
+        raise _Down(f"{what}: {type(exc).__name__}: {exc}", no_response=True) from exc
     except httpx.HTTPError as exc:
         raise _Down(f"{what}: {type(exc).__name__}: {exc}") from exc
     if response.status_code != 200:
-        raise _Down(f"{what}: HTTP {response.status_code}", response.status_code)
+        # A 5xx is often a restarting worker or a busy proxy in front of it; a 4xx is a
+        # wrong URL, which another try will not fix.
+        raise _Down(
+            f"{what}: HTTP {response.status_code}",
+            response.status_code,
+            transient=response.status_code >= 500,
+        )
     if len(response.content) > MAX_BODY_BYTES:
         raise _Down(f"{what}: response larger than {MAX_BODY_BYTES} bytes", 200)
     try:
         return response.content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Down(f"{what}: body is not UTF-8", 200) from exc
+
+
+async def _get(
+    client: httpx.AsyncClient, url: str, what: str, settings: PollSettings, deadline: float
+) -> str:
+    """GET with up to ``settings.attempts`` tries, none of them running past ``deadline``.
+
+    A retry starts only if, after its pause, at least a quarter of ``timeout`` is left
+    before the deadline: a try cut much shorter than that would rarely get an answer.
+    """
+    if deadline - time.monotonic() <= 0:
+        # A member still queued behind the concurrency limit: the oracle ran out of time,
+        # not the worker, so it counts as no response.
+        raise _Down(f"{what}: not polled, the poll ran out of time", no_response=True)
+    min_try = settings.timeout / 4
+    pause = settings.retry_backoff
+    attempt = 1
+    while True:
+        left = max(0.0, deadline - time.monotonic())
+        try:
+            return await _get_once(client, url, what, min(settings.timeout, left))
+        except _Down as down:
+            if (
+                not down.transient
+                or attempt >= settings.attempts
+                or time.monotonic() + pause + min_try > deadline
+            ):
+                raise down.after(attempt) from down.__cause__
+            log.info("%s %s: %s; try %d in %.3g s", what, url, down.reason, attempt + 1, pause)
+        await asyncio.sleep(pause)
+        pause *= 2
+        attempt += 1
 
 
 def _owner_matches(owner: str, distribution: str) -> bool:
@@ -123,15 +215,20 @@ def _owner_matches(owner: str, distribution: str) -> bool:
 
 
 async def poll_member(
-    client: httpx.AsyncClient, member: MemberConfig, settings: PollSettings, taken_at: int
+    client: httpx.AsyncClient,
+    member: MemberConfig,
+    settings: PollSettings,
+    taken_at: int,
+    deadline: float = math.inf,
 ) -> PollResult:
     """Poll one member's stats and health; a failure is a down result, never an exception."""
     started = time.monotonic()
     stats: WorkerStats | None = None
     health: HealthStatus | None = None
     status: int | None = None
+    unreachable = False
     try:
-        text = await _get(client, member.stats_url, "stats", settings.timeout)
+        text = await _get(client, member.stats_url, "stats", settings, deadline)
         status = 200
         try:
             stats = parse_jsonstats(text)
@@ -148,7 +245,7 @@ async def poll_member(
         if member.health_url:
             try:
                 health = parse_health(
-                    await _get(client, member.health_url, "health", settings.timeout)
+                    await _get(client, member.health_url, "health", settings, deadline)
                 )
             except StatsFormatError as exc:
                 raise _Down(str(exc), 200) from exc
@@ -157,30 +254,36 @@ async def poll_member(
         ok, reason = True, None
     except _Down as down:
         ok, reason = False, down.reason
+        # Only the stats request decides: a worker whose stats answered was reachable,
+        # whatever its health check did.
+        unreachable = down.no_response and status is None
         status = down.http_status if down.http_status is not None else status
     except Exception as exc:  # a bad worker must never stop the oracle
         ok, reason = False, f"unexpected error: {type(exc).__name__}: {exc}"
     latency = int((time.monotonic() - started) * 1000)
     if not ok:
         log.warning("member %s down: %s", member.label, reason)
-    return PollResult(member, taken_at, ok, reason, status, latency, stats, health)
+    return PollResult(member, taken_at, ok, reason, status, latency, stats, health, unreachable)
 
 
 async def poll_members(
     members: Sequence[MemberConfig], settings: PollSettings, taken_at: int
 ) -> list[PollResult]:
     """Poll every member at most ``settings.concurrency`` at a time; results in input order."""
+    deadline = math.inf if settings.budget is None else time.monotonic() + settings.budget
     limit = asyncio.Semaphore(settings.concurrency)
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
+    # With a transport of our own, the client ignores its own limits: they go here.
+    transport = httpx.AsyncHTTPTransport(retries=settings.attempts - 1, limits=limits)
     async with httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.timeout), limits=limits, follow_redirects=False
+        transport=transport, timeout=httpx.Timeout(settings.timeout), follow_redirects=False
     ) as client:
 
         async def bounded(member: MemberConfig) -> PollResult:
             async with limit:
-                return await poll_member(client, member, settings, taken_at)
+                return await poll_member(client, member, settings, taken_at, deadline)
 
         return list(await asyncio.gather(*(bounded(m) for m in members)))
 
@@ -189,3 +292,39 @@ def poll_once(
     members: Sequence[MemberConfig], settings: PollSettings, taken_at: int
 ) -> list[PollResult]:
     return asyncio.run(poll_members(members, settings, taken_at))
+
+
+@dataclass(frozen=True)
+class PollVerdict:
+    """Whether one poll's samples count, and the numbers that decided it."""
+
+    members: int
+    down: int
+    unreachable: int
+    discarded: bool
+    reason: str | None = None
+
+
+def judge_poll(
+    results: Sequence[PollResult],
+    down_fraction: float = DEFAULT_DISCARD_FRACTION,
+    min_members: int = DEFAULT_DISCARD_MIN_MEMBERS,
+) -> PollVerdict:
+    """Discard the poll when at least ``down_fraction`` of the workers gave no response.
+
+    Only "no HTTP response" counts: a worker that answered, even with a 500 or a wrong
+    owner, proves the oracle's network was up, so its failure is the worker's own. Below
+    ``min_members`` one or two dead workers would be "everyone", so no poll is discarded.
+    """
+    polled = len(results)
+    down = sum(not r.ok for r in results)
+    unreachable = sum(r.unreachable for r in results)
+    # Fraction of the decimal text: 0.9 * 10 must be exactly 9, not 9.000000000000002.
+    needed = Fraction(str(down_fraction)) * polled
+    if polled < min_members or unreachable < needed:
+        return PollVerdict(polled, down, unreachable, discarded=False)
+    reason = (
+        f"{unreachable} of {polled} workers gave no response (discard threshold "
+        f"{down_fraction:g}): the oracle's own network is the likely cause"
+    )
+    return PollVerdict(polled, down, unreachable, discarded=True, reason=reason)

@@ -12,18 +12,18 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ton_core import Address, Cell
 
 from cocoon_pool.contracts.messages import SubmitReport
-from cocoon_pool.contracts.reports import OracleSigner, build_report
+from cocoon_pool.contracts.reports import MAINNET_GLOBAL_ID, OracleSigner, build_report
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.errors import EconomicsError
 from cocoon_pool.oracle.errors import OracleReportError
 from cocoon_pool.oracle.metrics import EpochResult, EpochWindow, Observation, Scoring, epoch_metrics
-from cocoon_pool.oracle.models import Report, Sample
+from cocoon_pool.oracle.models import Poll, Report, Sample
 
 STATUS_NEW = "new"
 STATUS_EXISTING = "existing"
@@ -56,24 +56,54 @@ def decode_body(boc_base64: str) -> Cell:
 
 
 def signed_body(
-    signer: OracleSigner, distribution: str, epoch: int, member: str, metrics: MemberMetrics
+    signer: OracleSigner,
+    distribution: str,
+    epoch: int,
+    member: str,
+    metrics: MemberMetrics,
+    *,
+    global_id: int = MAINNET_GLOBAL_ID,
+    key_index: int = 0,
 ) -> SubmitReport:
-    report = build_report(Address(distribution), epoch, Address(member), metrics)
-    return signer.submit_message(report, query_id=epoch)
+    """This oracle's signature alone; for a k > 1 quorum, the relayer gathers the other keys'
+    signatures over the same report cell (``contracts.reports.quorum_message``)."""
+    report = build_report(Address(distribution), epoch, Address(member), metrics, global_id)
+    return signer.submit_message(report, query_id=epoch, key_index=key_index)
 
 
 def load_observations(session: Session, member: str, window: EpochWindow) -> list[Observation]:
+    """The member's counted samples: those of discarded polls are left out."""
     rows = session.execute(
         select(Sample.taken_at, Sample.ok, Sample.throughput_mtps, Sample.gpu_model)
+        .outerjoin(Poll, Sample.poll_id == Poll.id)
         .where(Sample.member == member)
         .where(Sample.taken_at >= window.start, Sample.taken_at < window.end)
+        # No poll: a sample stored before polls were recorded, which counts as it did then.
+        .where(or_(Sample.poll_id.is_(None), Poll.discarded == false()))
         .order_by(Sample.taken_at, Sample.id)
     ).all()
     return [Observation(r.taken_at, r.ok, r.throughput_mtps, r.gpu_model) for r in rows]
 
 
+def load_discarded(session: Session, window: EpochWindow) -> list[int]:
+    """Start times of the discarded polls inside the window."""
+    return list(
+        session.scalars(
+            select(Poll.taken_at)
+            .where(Poll.discarded)
+            .where(Poll.taken_at >= window.start, Poll.taken_at < window.end)
+            .order_by(Poll.taken_at)
+        )
+    )
+
+
 def compute(session: Session, member: str, window: EpochWindow, scoring: Scoring) -> EpochResult:
-    return epoch_metrics(load_observations(session, member, window), window, scoring)
+    return epoch_metrics(
+        load_observations(session, member, window),
+        window,
+        scoring,
+        discarded_at=load_discarded(session, window),
+    )
 
 
 def _report_of(epoch: int, member: str) -> Select[Report]:
@@ -95,6 +125,8 @@ def store_report(
     window: EpochWindow,
     scoring: Scoring,
     now: int,
+    global_id: int = MAINNET_GLOBAL_ID,
+    key_index: int = 0,
 ) -> StoredReport:
     """Compute, sign and store one member's report; an existing report is never replaced."""
     result = compute(session, member, window, scoring)
@@ -105,7 +137,15 @@ def store_report(
         result.metrics.check_epoch(window.length)
     except EconomicsError as exc:
         raise OracleReportError(exc.message, exc.hint) from exc
-    body = signed_body(signer, distribution, window.epoch, member, result.metrics).to_cell()
+    body = signed_body(
+        signer,
+        distribution,
+        window.epoch,
+        member,
+        result.metrics,
+        global_id=global_id,
+        key_index=key_index,
+    ).to_cell()
     row = Report(
         epoch=window.epoch,
         member=member,
@@ -118,6 +158,7 @@ def store_report(
         outages=result.metrics.outages,
         expected_samples=result.expected_slots,
         up_samples=result.up_slots,
+        discarded_slots=result.discarded_slots,
         oracle_public_key=f"{signer.public_key:064x}",
         body_boc=base64.b64encode(body.to_boc()).decode("ascii"),
         body_hash=body.hash.hex(),

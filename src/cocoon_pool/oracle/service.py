@@ -3,6 +3,9 @@
 All state lives in the database, so a restarted oracle continues where it stopped: it
 waits until ``poll_interval`` has passed since the last stored sample, and epochs are
 accounted from whatever samples are stored.
+
+Every poll is stored with its verdict (:func:`judge_poll`). A discarded poll keeps its
+samples for the record, but the metrics leave them out.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from cocoon_pool.oracle.config import OracleConfig
 from cocoon_pool.oracle.db import open_database
 from cocoon_pool.oracle.errors import OracleDatabaseError, OracleReportError
 from cocoon_pool.oracle.metrics import EpochWindow
-from cocoon_pool.oracle.models import Report, Sample
-from cocoon_pool.oracle.poller import PollResult, PollSettings, poll_once
+from cocoon_pool.oracle.models import Poll, Report, Sample
+from cocoon_pool.oracle.poller import PollResult, PollSettings, PollVerdict, judge_poll, poll_once
 from cocoon_pool.oracle.reports import StoredReport, store_report
 
 log = logging.getLogger("cocoon_pool.oracle")
@@ -78,6 +81,23 @@ class RunSummary:
     down: int
     reports: int
     stopped: bool
+    discarded: int = 0
+    """Polls discarded as the oracle's own failure (their samples are in ``samples``)."""
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """One stored poll: its samples and whether they count."""
+
+    poll_id: int
+    taken_at: int
+    duration_ms: int
+    verdict: PollVerdict
+    results: list[PollResult]
+
+    @property
+    def discarded(self) -> bool:
+        return self.verdict.discarded
 
 
 class Oracle:
@@ -122,20 +142,49 @@ class Oracle:
             timeout=self.config.timeout,
             concurrency=self.config.concurrency,
             distribution=self.config.distribution if self.config.check_owner else None,
+            attempts=self.config.attempts,
+            retry_backoff=self.config.retry_backoff,
+            budget=self.config.poll_budget,
         )
 
-    def sample(self, taken_at: int | None = None) -> list[PollResult]:
-        """Poll every member once and store the samples in one transaction."""
+    def poll(self, taken_at: int | None = None) -> PollRecord:
+        """Poll every member once; store the poll and its samples in one transaction."""
         at = self.now() if taken_at is None else taken_at
+        started = time.monotonic()
         results = poll_once(self.config.members, self.poll_settings(), at)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        verdict = judge_poll(
+            results,
+            self.config.discard_poll_down_fraction,
+            self.config.discard_poll_min_members,
+        )
+        row = Poll(
+            taken_at=at,
+            members=verdict.members,
+            down=verdict.down,
+            unreachable=verdict.unreachable,
+            discarded=verdict.discarded,
+            reason=verdict.reason,
+            duration_ms=duration_ms,
+        )
         try:
             with self.sessions.begin() as session:
-                session.add_all(r.to_row() for r in results)
+                session.add(row)
+                session.flush()  # assigns row.id for the samples
+                session.add_all(r.to_row(row.id) for r in results)
         except SQLAlchemyError as exc:
             raise OracleDatabaseError(
                 f"cannot store samples: {exc}", "check that the database is reachable and writable"
             ) from exc
-        return results
+        if verdict.discarded:
+            log.warning(
+                "poll at %d discarded, its samples count for nobody: %s", at, verdict.reason
+            )
+        return PollRecord(row.id, at, duration_ms, verdict, results)
+
+    def sample(self, taken_at: int | None = None) -> list[PollResult]:
+        """Poll every member once and store the samples (see :meth:`poll`)."""
+        return self.poll(taken_at).results
 
     def last_sample_at(self) -> int | None:
         with self.sessions() as session:
@@ -160,22 +209,29 @@ class Oracle:
         sleeper = sleep or stop.sleep
         if self.config.auto_report:
             _ = self.signer  # a bad key fails at start, not at the end of an epoch
-        polls = samples = down = reports = 0
+        polls = samples = down = reports = discarded = 0
         while not stop.is_set() and (iterations is None or polls < iterations):
             wait = self.next_due() - self.clock()
             if wait > 0:
                 if not sleeper(wait):
                     break
                 continue
-            results = self.sample()
-            failed = sum(not r.ok for r in results)
+            record = self.poll()
+            failed = record.verdict.down
             polls += 1
-            samples += len(results)
+            samples += len(record.results)
             down += failed
-            log.info("poll %d: %d up, %d down", polls, len(results) - failed, failed)
+            discarded += record.discarded
+            log.info(
+                "poll %d: %d up, %d down%s",
+                polls,
+                len(record.results) - failed,
+                failed,
+                " (discarded)" if record.discarded else "",
+            )
             if self.config.auto_report:
                 reports += self.auto_report()
-        return RunSummary(polls, samples, down, reports, stop.is_set())
+        return RunSummary(polls, samples, down, reports, stop.is_set(), discarded)
 
     # -- epochs and reports ---------------------------------------------------------------
 
@@ -215,6 +271,8 @@ class Oracle:
                         window=window,
                         scoring=self.config.scoring,
                         now=now,
+                        global_id=self.config.global_id,
+                        key_index=self.config.key_index,
                     )
                     for member in self.config.members
                 ]
