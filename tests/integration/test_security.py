@@ -400,3 +400,31 @@ def test_a_crank_the_pot_cannot_cover_bounces_back_to_the_slip(
     assert sb.pool.participant_info(a.address).pending == info.pending
     assert a.balance == member_before
     assert sb.chain.get_balance(sb.pool.distribution) <= ton("0.5")
+
+
+def test_a_crank_to_a_frozen_wallet_pays_its_debt_and_keeps_the_rest(
+    reporting_pool: PoolSandbox,
+) -> None:
+    """A member wallet frozen for unpaid storage still receives the non-bounceable payout:
+    its storage debt is paid out of it and the rest stays on the member's account. Nothing
+    comes back into the pot."""
+    sb = reporting_pool
+    report_all(sb, 1)
+    sb.finalize()
+    a = sb.members["a"]
+    state = sb.chain.get_state(a.address)
+    assert state.code is not None and state.data is not None
+    # Unpaid storage since 1970 and an empty balance: the next bounceable message freezes it.
+    sb.chain.set_account(a.address, state.code, state.data, 0, last_paid=1)
+    freeze = sb.chain.send_internal(sb.keeper.address, a.address, 1, None, bounce=True)
+    assert freeze.find(a.address).end_status == "frozen"
+    ledger = sb.pool.ledger()
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 1)
+    assert trace.find(sb.pool.distribution, m.SettleClaim.PREFIX).success
+    payout = one_event(trace, RewardSettled).payout
+    (landing,) = trace.find_all(a.address, m.RewardPayout.PREFIX)
+    assert landing.in_message is not None and landing.in_message.value == payout
+    assert landing.storage_fees > 0  # the debt, paid out of the payout
+    assert sb.chain.get_balance(a.address) == 1 + payout - landing.total_fees
+    assert sb.pool.ledger().paid == ledger.paid + payout
+    sb.assert_conserved()

@@ -298,8 +298,20 @@ class EmulatedChain:
         sa: str = self.bridge.request("emptyAccount", address=raw)["shardAccount"]
         return sa
 
-    def set_account(self, address: AddressLike, code: Cell, data: Cell, balance: int) -> None:
-        """Put an active account with this state on the chain (overwrites what was there)."""
+    def set_account(
+        self,
+        address: AddressLike,
+        code: Cell,
+        data: Cell,
+        balance: int,
+        *,
+        last_paid: int | None = None,
+    ) -> None:
+        """Put an active account with this state on the chain (overwrites what was there).
+
+        ``last_paid``: when it last paid storage (default now); a time long ago leaves it a
+        storage debt, which tests use to freeze an account.
+        """
         raw = raw_address(address)
         res = self.bridge.request(
             "createAccount",
@@ -307,7 +319,7 @@ class EmulatedChain:
             codeBoc=cell_to_b64(code),
             dataBoc=cell_to_b64(data),
             balance=str(balance),
-            lastPaid=self._now,
+            lastPaid=self._now if last_paid is None else last_paid,
         )
         self.accounts[raw] = _Account(res["shardAccount"], balance)
 
