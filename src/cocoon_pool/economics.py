@@ -313,7 +313,10 @@ def settle_epoch(
         )
     commission = received * commission_bps // BPS
     net = received - commission
-    if c_sum == 0:
+    if c_sum == 0 or wind_down:
+        # Neither has a penalty or bonus pool. Nobody contributed: N joins the reserve.
+        # Winding down (with contributors): N and the whole reserve are paid by contribution.
+        flat = c_sum > 0
         return EpochSettlement(
             received=received,
             commission_bps=commission_bps,
@@ -323,22 +326,9 @@ def settle_epoch(
             penalty_pool=0,
             bonus_demand=0,
             bonus_paid=0,
-            claimable=0,
-            reserve_out=reserve_in + net,
-        )
-    if wind_down:
-        return EpochSettlement(
-            received=received,
-            commission_bps=commission_bps,
-            commission=commission,
-            net=net,
-            reserve_in=reserve_in,
-            penalty_pool=0,
-            bonus_demand=0,
-            bonus_paid=0,
-            claimable=net + reserve_in,
-            reserve_out=0,
-            wind_down=True,
+            claimable=net + reserve_in if flat else 0,
+            reserve_out=0 if flat else reserve_in + net,
+            wind_down=flat,
         )
     denominator = c_sum * BPS
     penalty_pool = net * aggregates.penalty_weight // denominator

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from functools import cache
 
 import pytest
 from ton_core import Address, Cell, begin_cell
@@ -35,47 +34,23 @@ from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.contracts.views import ReportingView
-from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
+from tier_pools import INCOME, METRICS, open_base, report_all, reporting_base
 from tracing import one_event, storage_paid, trace_fees
 
 RICH_BOUNCE_OP = 0xFFFFFFFE
-METRICS = {
-    "a": MemberMetrics(600_000, 1_000, 9_900, 0),  # bonus
-    "b": MemberMetrics(500_000, 2_000, 9_000, 1),  # minor penalty
-    "c": MemberMetrics(300_000, 1_500, 7_000, 5),  # major penalty + outages
-}
-INCOME = ton(100)
-
 
 # ---------------------------------------------------------------- snapshots
 
 
-@cache
-def _open_base() -> PoolSandbox:
-    sb = PoolSandbox.create()
-    for name in METRICS:
-        sb.add_member(name)
-    sb.add_member("u", verify=False)
-    sb.pool.send_income(sb.proxy, INCOME).assert_success()
-    return sb
-
-
-@cache
-def _reporting_base() -> PoolSandbox:
-    sb = _open_base().fork()
-    sb.close_epoch()
-    return sb
-
-
 @pytest.fixture
 def open_pool() -> PoolSandbox:
-    return _open_base().fork()
+    return open_base().fork()
 
 
 @pytest.fixture
 def reporting_pool() -> PoolSandbox:
-    return _reporting_base().fork()
+    return reporting_base().fork()
 
 
 # ---------------------------------------------------------------- helpers
@@ -146,12 +121,6 @@ def report_body(
 
 def aggregates(view: ReportingView) -> tuple[int, ...]:
     return (view.contribution_sum, view.penalty_weight, view.bonus_weight, view.reporters)
-
-
-def report_all(sb: PoolSandbox, epoch: int) -> None:
-    for name, metrics in METRICS.items():
-        sb.report(sb.members[name], epoch, metrics).assert_success()
-        sb.assert_conserved()
 
 
 # ---------------------------------------------------------------- SubmitReport

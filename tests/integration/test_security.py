@@ -33,33 +33,15 @@ from cocoon_pool.contracts.reports import (
     build_report,
     quorum_message,
 )
-from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
+from tier_pools import INCOME, METRICS, report_all, reporting_base
 from tracing import one_event
-
-METRICS = {
-    "a": MemberMetrics(600_000, 1_000, 9_900, 0),  # bonus
-    "b": MemberMetrics(500_000, 2_000, 9_000, 1),  # minor penalty
-    "c": MemberMetrics(300_000, 1_500, 7_000, 5),  # major penalty + outages
-}
-INCOME = ton(100)
-
-
-@cache
-def _reporting_base() -> PoolSandbox:
-    sb = PoolSandbox.create()
-    for name in METRICS:
-        sb.add_member(name)
-    sb.add_member("u", verify=False)
-    sb.pool.send_income(sb.proxy, INCOME).assert_success()
-    sb.close_epoch()
-    return sb
 
 
 @pytest.fixture
 def reporting_pool() -> PoolSandbox:
-    return _reporting_base().fork()
+    return reporting_base().fork()
 
 
 def held(sb: PoolSandbox, send: Callable[[], Trace], transactions: int) -> list[OutMessage]:
@@ -77,11 +59,6 @@ def held(sb: PoolSandbox, send: Callable[[], Trace], transactions: int) -> list[
 
 def deliver(sb: PoolSandbox, message: OutMessage) -> Trace:
     return sb.chain.send_message(message.cell).assert_success()
-
-
-def report_all(sb: PoolSandbox, epoch: int, names: tuple[str, ...] = tuple(METRICS)) -> None:
-    for name in names:
-        sb.report(sb.members[name], epoch, METRICS[name]).assert_success()
 
 
 def pay_everyone_and_check_model(

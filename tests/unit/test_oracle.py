@@ -4,12 +4,11 @@ the CLI, and an end-to-end report accepted by the pool on the embedded chain."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,7 @@ from cocoon_pool.oracle.db import make_engine, upgrade_head
 from cocoon_pool.oracle.models import Base, Report, Sample
 from cocoon_pool.oracle.reports import decode_body
 from cocoon_pool.sandbox import PoolSandbox
+from local_http import closed_port_url, local_http_server, member_address
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "jsonstats"
 POOL = "0:" + "ab" * 32
@@ -80,50 +80,27 @@ class StatsServer:
 def server() -> Iterator[StatsServer]:
     state = StatsServer()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        with state.lock:
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            route = state.routes.get(request.path, Route(404, b"not found"))
+            if route.delay:
+                time.sleep(route.delay)
+            request.send_response(route.status)
+            request.send_header("Content-Length", str(len(route.body)))
+            request.end_headers()
+            request.wfile.write(route.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the oracle gave up on a slow route, as it should
+        finally:
             with state.lock:
-                state.in_flight += 1
-                state.max_in_flight = max(state.max_in_flight, state.in_flight)
-            try:
-                route = state.routes.get(self.path, Route(404, b"not found"))
-                if route.delay:
-                    time.sleep(route.delay)
-                self.send_response(route.status)
-                self.send_header("Content-Length", str(len(route.body)))
-                self.end_headers()
-                self.wfile.write(route.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the oracle gave up on a slow route, as it should
-            finally:
-                with state.lock:
-                    state.in_flight -= 1
+                state.in_flight -= 1
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.block_on_close = False
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with local_http_server(answer) as port:
+        state.port = port
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/jsonstats"
-
-
-def member_address(i: int) -> str:
-    return f"0:{i:064x}"
 
 
 def write_config(

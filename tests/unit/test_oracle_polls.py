@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpcore
@@ -34,6 +33,7 @@ from cocoon_pool.oracle.metrics import EpochWindow
 from cocoon_pool.oracle.models import Base, Poll, Report, Sample
 from cocoon_pool.oracle.poller import PollResult, judge_poll
 from cocoon_pool.oracle.reports import load_observations
+from local_http import closed_port_url, local_http_server, member_address
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "jsonstats"
 POOL = "0:" + "ab" * 32
@@ -74,51 +74,28 @@ class FlakyServer:
 def server() -> Iterator[FlakyServer]:
     state = FlakyServer()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with state.lock:
-                steps = state.scripts.get(self.path, [Step(404)])
-                step = steps[min(state.hits[self.path], len(steps) - 1)]
-                state.hits[self.path] += 1
-            if step.delay:
-                time.sleep(step.delay)
-            if step.drop:
-                self.close_connection = True
-                return  # no status line at all: the client sees the connection close
-            body = HEALTHY if step.status == 200 else b"busy"
-            try:
-                self.send_response(step.status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the oracle gave up on a slow answer, as it should
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        with state.lock:
+            steps = state.scripts.get(request.path, [Step(404)])
+            step = steps[min(state.hits[request.path], len(steps) - 1)]
+            state.hits[request.path] += 1
+        if step.delay:
+            time.sleep(step.delay)
+        if step.drop:
+            request.close_connection = True
+            return  # no status line at all: the client sees the connection close
+        body = HEALTHY if step.status == 200 else b"busy"
+        try:
+            request.send_response(step.status)
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the oracle gave up on a slow answer, as it should
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.block_on_close = False
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with local_http_server(answer) as port:
+        state.port = port
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/jsonstats"
-
-
-def member(i: int) -> str:
-    return f"0:{i:064x}"
 
 
 def write_config(
@@ -151,7 +128,7 @@ def write_config(
         "length = 180",
     ]
     for i, url in enumerate(urls, start=1):
-        lines += ["[[members]]", f'address = "{member(i)}"', f'stats_url = "{url}"']
+        lines += ["[[members]]", f'address = "{member_address(i)}"', f'stats_url = "{url}"']
     path = tmp_path / "oracle.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -264,7 +241,7 @@ def test_a_poll_ends_within_the_poll_interval(server: FlakyServer, tmp_path: Pat
 
 def result(i: int, *, ok: bool = False, unreachable: bool = False) -> PollResult:
     return PollResult(
-        MemberConfig(member(i), "http://w/"),
+        MemberConfig(member_address(i), "http://w/"),
         START,
         ok,
         None if ok else "x",
@@ -365,7 +342,7 @@ def test_a_poll_with_every_worker_unreachable_is_discarded(
     assert polls[1].reason == (NO_RESPONSE if discarded else None)
     # The discarded poll's samples are kept for the record, with their reasons.
     assert [(s.member, s.ok, s.http_status) for s in middle] == [
-        (member(i), False, None) for i in (1, 2, 3)
+        (member_address(i), False, None) for i in (1, 2, 3)
     ]
     assert all(s.reason is not None and s.reason.startswith("stats: ") for s in middle)
     assert [r.result.metrics for r in stored] == [expected.metrics] * 3
@@ -421,7 +398,7 @@ def test_upgrade_from_0001_keeps_old_samples_and_reports(tmp_path: Path) -> None
                 "INSERT INTO oracle_samples (member, taken_at, ok, throughput_mtps) "
                 "VALUES (:m, :t, 1, 5000)"
             ),
-            {"m": member(1), "t": START},
+            {"m": member_address(1), "t": START},
         )
         connection.execute(
             text(
@@ -431,7 +408,7 @@ def test_upgrade_from_0001_keeps_old_samples_and_reports(tmp_path: Path) -> None
                 "created_at) VALUES (0, :m, :d, :s, 180, 60, 500, 3333, 1, 3, 1, 'k', 'b', "
                 "'h', :s)"
             ),
-            {"m": member(1), "d": POOL, "s": START},
+            {"m": member_address(1), "d": POOL, "s": START},
         )
     upgrade_head(engine)
     with engine.connect() as connection:
@@ -440,7 +417,7 @@ def test_upgrade_from_0001_keeps_old_samples_and_reports(tmp_path: Path) -> None
         assert context.get_current_revision() == "0002_polls"
     with Session(engine) as session:
         window = EpochWindow(epoch=0, start=START, length=180, interval=60)
-        (observation,) = load_observations(session, member(1), window)
+        (observation,) = load_observations(session, member_address(1), window)
         assert (observation.taken_at, observation.ok, observation.throughput_mtps) == (
             START,
             True,
