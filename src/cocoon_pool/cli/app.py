@@ -8,6 +8,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from cocoon_pool.cli.bench_cmd import bench_app
+from cocoon_pool.cli.devnet_cmd import devnet
 from cocoon_pool.cli.info_cmd import info
 from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console, report_error
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate)
 app.command("info")(info)
+app.command("devnet")(devnet)
 app.add_typer(bench_app, name="bench")
 app.add_typer(oracle_app, name="oracle")
 
