@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from cocoon_pool.cli.app import main
 from cocoon_pool.contracts.addresses import derive_pool_addresses, friendly, raw
+from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.pool import DAY, PoolParams
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.pool_config import load_pool_file
 from cocoon_pool.sandbox import PoolSandbox
 
 
@@ -79,3 +84,64 @@ def test_bad_input_is_one_line_with_exit_2(
     assert message in captured.err
     assert "Traceback" not in captured.err
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_info_config_names_the_deployed_pool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pool.toml with non-default parameters describes exactly the pool a deploy makes."""
+    signer = OracleSigner.from_seed_text("cocoon-pool-oracle")
+    params = PoolParams(
+        oracle_key=signer.public_key,
+        extra_oracle_keys=(int("ef" * 32, 16),),
+        oracle_quorum=2,
+        pool_id=3,
+        commission_bps=1250,
+        min_stake=ton("2.5"),
+        epoch_length=DAY,
+        report_grace=6 * 3600,
+        timelock_seconds=2 * 3600,
+        unbonding_seconds=3 * DAY + 12 * 3600,
+        min_payout=ton("0.05"),
+        min_operator_stake=ton(5),
+    )
+    sandbox = PoolSandbox.create(params=params)
+    pool = sandbox.pool
+    config = tmp_path / "pool.toml"
+    config.write_text(
+        f"""\
+network = "local"
+
+[roles]
+admin = "{friendly(sandbox.admin.address, "testnet", bounceable=False)}"
+pauser = "{raw(sandbox.pauser.address)}"
+
+[pool]
+id = 3
+commission_bps = 1250
+min_stake_ton = 2.5
+epoch_length = "1d"
+report_grace = "6h"
+timelock = 7200
+unbonding = "3d12h"
+min_payout_ton = 0.05
+min_operator_stake_ton = 5
+oracle_keys = ["{signer.public_key:064x}", "{"ef" * 32}"]
+oracle_quorum = 2
+
+[addresses]
+operator = "{raw(pool.operator)}"
+distribution = "{friendly(pool.distribution, "testnet")}"
+"""
+    )
+    assert load_pool_file(config).params() == params
+    assert main(["info", "--config", str(config), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # [addresses] agree with the derived ones: no warning
+    out = json.loads(captured.out)
+    assert out["network"] == "local"
+    assert out["contracts"]["operator"]["raw"] == raw(pool.operator)
+    assert out["contracts"]["registry"]["raw"] == raw(pool.registry)
+    assert out["contracts"]["distribution"]["raw"] == raw(pool.distribution)
+    assert out["worker_owner_address"] == friendly(pool.distribution, "testnet")
+    assert pool.pool_info().commission_bps == 1250

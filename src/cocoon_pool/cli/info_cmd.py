@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from ton_core import Address
 
-from cocoon_pool.cli.output import console, print_json, tons
+from cocoon_pool.cli.output import console, error_console, print_json, report_error, tons
 from cocoon_pool.contracts.addresses import (
+    PoolAddresses,
     check_params,
     derive_pool_addresses,
     friendly,
@@ -19,7 +22,10 @@ from cocoon_pool.contracts.addresses import (
 )
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.pool import DAY, PoolParams
-from cocoon_pool.errors import UsageError
+from cocoon_pool.errors import CocoonPoolError, UsageError
+
+if TYPE_CHECKING:
+    from cocoon_pool.pool_config import KnownAddresses
 
 # Option defaults are PoolParams' own, so the printed addresses match a default deploy.
 _DEFAULTS = PoolParams(oracle_key=0)
@@ -58,11 +64,91 @@ def parse_public_key(text: str) -> int:
         ) from exc
 
 
+# Options that describe the pool: with --config the file describes it, so these are refused
+# rather than silently overriding (or being overridden by) the file.
+_POOL_OPTIONS = (
+    "admin",
+    "oracle_key",
+    "extra_oracle_key",
+    "oracle_quorum",
+    "pauser",
+    "pool_id",
+    "commission_bps",
+    "min_stake",
+    "epoch_days",
+    "report_grace_hours",
+    "timelock_hours",
+    "unbonding_days",
+    "min_payout",
+    "network",
+)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    admin: Address
+    pauser: Address | None
+    params: PoolParams
+    network: str
+    """As the user named it (``local`` too); addresses are printed in ``address_network``."""
+    address_network: str
+    known: KnownAddresses | None = None
+
+
+def _given_pool_options(ctx: typer.Context) -> list[str]:
+    given = []
+    for param in ctx.command.params:
+        if param.name in _POOL_OPTIONS:
+            source = ctx.get_parameter_source(param.name)
+            if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+                given.append(param.opts[0])
+    return given
+
+
+def _plan_from_file(path: Path, ctx: typer.Context) -> _Plan:
+    mixed = _given_pool_options(ctx)
+    if mixed:
+        raise UsageError(
+            f"--config cannot be combined with {', '.join(mixed)}",
+            hint=f"the pool is described by {path.name}: change it there, or drop --config",
+        )
+    # Imported here: pydantic would add to every other command's start-up.
+    from cocoon_pool.pool_config import load_pool_file  # noqa: PLC0415
+
+    pool_file = load_pool_file(path)
+    return _Plan(
+        admin=pool_file.admin,
+        pauser=pool_file.pauser,
+        params=pool_file.params(),
+        network=pool_file.network,
+        address_network=pool_file.address_network,
+        known=pool_file.addresses,
+    )
+
+
+def _warn_if_deployed_elsewhere(plan: _Plan, addresses: PoolAddresses) -> None:
+    """The file's [addresses] are the deployed pool; a timelocked change of parameters
+    moves the derived ones, and then the derived worker owner is not the pool's."""
+    if plan.known is None:
+        return
+    for name in ("operator", "registry", "distribution"):
+        known: Address | None = getattr(plan.known, name)
+        derived: Address = getattr(addresses, name)
+        if known is not None and known != derived:
+            _say(
+                f"warning: [addresses] {name} is {friendly(known, plan.address_network)}, but "
+                f"the admin and [pool] give {friendly(derived, plan.address_network)}: the "
+                "parameters changed after deploy, or the file is wrong"
+            )
+
+
 def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
-    admin: Annotated[str, typer.Option(help="Admin wallet that deploys the pool.")],
+    ctx: typer.Context,
+    admin: Annotated[str | None, typer.Option(help="Admin wallet that deploys the pool.")] = None,
     oracle_key: Annotated[
-        str, typer.Option(help="Oracle ed25519 public key (key 0 of the set), 64 hex digits.")
-    ],
+        str | None,
+        typer.Option(help="Oracle ed25519 public key (key 0 of the set), 64 hex digits."),
+    ] = None,
     extra_oracle_key: Annotated[
         list[str] | None,
         typer.Option(help="Further oracle keys (1, 2, ...), repeat the option for each."),
@@ -96,6 +182,15 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     network: Annotated[str, typer.Option(help="mainnet or testnet (address format).")] = (
         "mainnet"
     ),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Read the pool from this pool.toml instead of the options above "
+            "(which may then not be given).",
+        ),
+    ] = None,
     member: Annotated[
         str | None, typer.Option(help="Also show this member's Participant contract.")
     ] = None,
@@ -104,25 +199,50 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     """The pool's addresses (operator, registry, distribution) and the worker owner address.
 
     Addresses follow from the admin and the parameters alone, so they can be published
-    before the pool is deployed; run it again with the same options to check them.
+    before the pool is deployed; run it again with the same options (or the same
+    --config pool.toml) to check them.
     """
-    admin_address = parse_address(admin, "admin")
-    params = PoolParams(
-        oracle_key=parse_public_key(oracle_key),
-        extra_oracle_keys=tuple(parse_public_key(k) for k in extra_oracle_key or ()),
-        oracle_quorum=oracle_quorum,
-        pool_id=pool_id,
-        commission_bps=commission_bps,
-        min_stake=parse_ton(min_stake, "minimum stake"),
-        epoch_length=epoch_days * DAY,
-        report_grace=report_grace_hours * HOUR,
-        timelock_seconds=timelock_hours * HOUR,
-        unbonding_seconds=unbonding_days * DAY,
-        min_payout=parse_ton(min_payout, "minimum payout"),
-    )
-    check_params(params)
-    pauser_address = parse_address(pauser, "pauser") if pauser else None
-    addresses = derive_pool_addresses(admin_address, params, pauser_address)
+    try:
+        if config is not None:
+            plan = _plan_from_file(config, ctx)
+        else:
+            if admin is None or oracle_key is None:
+                missing = "--admin" if admin is None else "--oracle-key"
+                raise UsageError(
+                    f"missing option {missing}",
+                    hint="give --admin and --oracle-key, or --config pool.toml",
+                )
+            params = PoolParams(
+                oracle_key=parse_public_key(oracle_key),
+                extra_oracle_keys=tuple(parse_public_key(k) for k in extra_oracle_key or ()),
+                oracle_quorum=oracle_quorum,
+                pool_id=pool_id,
+                commission_bps=commission_bps,
+                min_stake=parse_ton(min_stake, "minimum stake"),
+                epoch_length=epoch_days * DAY,
+                report_grace=report_grace_hours * HOUR,
+                timelock_seconds=timelock_hours * HOUR,
+                unbonding_seconds=unbonding_days * DAY,
+                min_payout=parse_ton(min_payout, "minimum payout"),
+            )
+            check_params(params)
+            plan = _Plan(
+                admin=parse_address(admin, "admin"),
+                pauser=parse_address(pauser, "pauser") if pauser else None,
+                params=params,
+                network=network,
+                address_network=network,
+            )
+        _show(plan, member, as_json)
+    except CocoonPoolError as exc:
+        # Here and not only in `main`: the command is also run directly (CliRunner), and a
+        # bad option or config must never end in a traceback there either.
+        raise typer.Exit(report_error(exc)) from None
+
+
+def _show(plan: _Plan, member: str | None, as_json: bool) -> None:
+    params, network = plan.params, plan.address_network
+    addresses = derive_pool_addresses(plan.admin, params, plan.pauser)
     member_address = parse_address(member, "member") if member else None
 
     def both(address: Address) -> dict[str, str]:
@@ -147,17 +267,18 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
         "oracle_keys": [format(key, "064x") for key in params.oracle_keys],
     }
     owner = friendly(addresses.worker_owner, network)
+    _warn_if_deployed_elsewhere(plan, addresses)
     if as_json:
         print_json(
             {
-                "network": network,
+                "network": plan.network,
                 "worker_owner_address": owner,
                 "contracts": contracts,
                 "settings": settings,
             }
         )
         return
-    table = Table(title=f"pool {pool_id} on {network}")
+    table = Table(title=f"pool {params.pool_id} on {plan.network}")
     table.add_column("contract")
     table.add_column("address (user-friendly)")
     table.add_column("raw")
@@ -171,8 +292,13 @@ def info(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     )
     console.print(
         f"commission {params.commission_bps / 100:g}%, minimum stake "
-        f"{tons(params.min_stake)} TON, epochs of {epoch_days} days, reports within "
-        f"{report_grace_hours} h, payouts from {tons(params.min_payout)} TON, "
-        f"unbonding {unbonding_days} days, changes delayed {timelock_hours} h, reports "
-        f"signed by {params.oracle_quorum} of {len(params.oracle_keys)} oracle key(s)"
+        f"{tons(params.min_stake)} TON, epochs of {params.epoch_length / DAY:g} days, "
+        f"reports within {params.report_grace / HOUR:g} h, payouts from "
+        f"{tons(params.min_payout)} TON, unbonding {params.unbonding_seconds / DAY:g} days, "
+        f"changes delayed {params.timelock_seconds / HOUR:g} h, reports signed by "
+        f"{params.oracle_quorum} of {len(params.oracle_keys)} oracle key(s)"
     )
+
+
+def _say(line: str) -> None:
+    error_console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import os
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,10 +60,11 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 from ton_core import Address
 
 from cocoon_pool.chain.types import raw_address
+from cocoon_pool.config_errors import SchemaErrors, summary
 from cocoon_pool.contracts.reports import MAINNET_GLOBAL_ID, TESTNET_GLOBAL_ID, OracleSigner
 from cocoon_pool.economics import MAX_GPU_SCORE
 from cocoon_pool.oracle.db import resolve_database_url
@@ -87,7 +86,6 @@ POLL_BUDGET_SHARE = 0.8
 """A poll, retries included, ends within this share of ``poll_interval`` (or ``timeout``
 when that is longer), leaving the rest for storing the samples before the next poll."""
 SEED_BYTES = 32
-MAX_PROBLEMS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -325,27 +323,6 @@ _HINTS = {
     "name": 'quote the label, e.g. name = "alice"',
 }
 _DEFAULT_HINT = "see docs/oracle.md for a complete example"
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _shape(loc: Sequence[int | str]) -> tuple[str, ...]:
-    return tuple("*" if isinstance(part, int) else part for part in loc)
-
-
-def _where(loc: Sequence[int | str]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            key = part if _BARE_KEY.fullmatch(part) else f'"{part}"'
-            text += f".{key}" if text else key
-    return text
-
-
-def _show(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _hint_for(shape: tuple[str, ...]) -> str:
@@ -355,40 +332,19 @@ def _hint_for(shape: tuple[str, ...]) -> str:
     return _HINTS.get(named[-1], _DEFAULT_HINT) if named else _DEFAULT_HINT
 
 
-def _problem(error: ErrorDetails) -> tuple[str, str]:
-    """``(message, hint)`` for one pydantic error, in the file's own words."""
-    loc = error["loc"]
-    shape, where, kind = _shape(loc), _where(loc), error["type"]
-    if kind == "extra_forbidden":
-        parent = _TABLES.get(shape[:-1])
-        allowed = list(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        guess = f"did you mean {close[0]}? " if close else ""
-        return f"unknown key {where}", f"{guess}allowed here: {', '.join(allowed)}"
-    if kind == "missing":
-        if shape in _TABLES:
-            return f"missing table [{where}]", _DEFAULT_HINT
-        return f"missing {where}", _hint_for(shape)
-    if shape in _TABLES and kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{where} must be a table", f"write it as a [{where}] table"
-    if shape == ("members",):
-        return "members must be an array of tables", "write each member as [[members]]"
-    message = error["msg"]
-    return f"{where} = {_show(error['input'])}: {message[:1].lower()}{message[1:]}", _hint_for(
-        shape
-    )
+_SCHEMA_ERRORS = SchemaErrors(
+    tables=_TABLES,
+    hint_for=_hint_for,
+    default_hint=_DEFAULT_HINT,
+    arrays={
+        ("members",): ("members must be an array of tables", "write each member as [[members]]")
+    },
+)
 
 
 def _schema_error(exc: ValidationError, path: Path) -> OracleConfigError:
-    errors = exc.errors(include_url=False)
-    # Unknown keys first: a misspelt key also shows up as a missing one, and the hint of
-    # the first problem ("did you mean ...?") is the one that fixes both.
-    errors.sort(key=lambda e: e["type"] != "extra_forbidden")
-    problems = [_problem(e) for e in errors]
-    shown = [message for message, _ in problems[:MAX_PROBLEMS_SHOWN]]
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        shown.append(f"and {len(problems) - MAX_PROBLEMS_SHOWN} more")
-    return OracleConfigError(f"{path}: {'; '.join(shown)}", problems[0][1])
+    problems = _SCHEMA_ERRORS.problems(exc)
+    return OracleConfigError(f"{path}: {summary(problems)}", problems[0].hint)
 
 
 # -- from the validated file to OracleConfig --------------------------------------------
