@@ -25,6 +25,7 @@ from cocoon_pool.chain.messages import (
     wallet_body,
 )
 from cocoon_pool.chain.node import NodeBridge, get_bridge
+from cocoon_pool.chain.protocol import SendingWallet
 from cocoon_pool.chain.types import (
     AccountState,
     AddressLike,
@@ -74,6 +75,7 @@ def _in_message(d: dict[str, Any] | None) -> InMessage | None:
         bounced=bool(d["bounced"]),
         op=d["op"],
         body_boc=d["bodyBoc"],
+        created_lt=int(d["createdLt"]) if d["createdLt"] is not None else 0,
     )
 
 
@@ -369,7 +371,7 @@ class EmulatedChain:
         code: Cell,
         data: Cell,
         value: int,
-        from_wallet: Wallet,
+        from_wallet: SendingWallet,
         *,
         body: Cell | None = None,
         bounce: bool = False,

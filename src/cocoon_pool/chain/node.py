@@ -20,6 +20,13 @@ from cocoon_pool.errors import ToolchainError
 
 NODE_DIR_ENV = "COCOON_POOL_NODE_DIR"
 _BRIDGE_FILE = "bridge.mjs"
+# Shared by every "no Node" error: an installed package has no node/ folder, and only the
+# embedded chain (and compiling edited sources) needs one; everything else runs without it.
+NEEDS_NODE = "the embedded chain needs Node.js 20 and the checkout's node/ folder"
+NEEDS_NODE_HINT = (
+    "install Node.js 20 and run from a clone of the repository (`bash scripts/bootstrap.sh`), "
+    f"or set {NODE_DIR_ENV} to a clone's node/ folder, or use a network back end"
+)
 
 
 def find_node_dir() -> Path:
@@ -41,8 +48,8 @@ def find_node_dir() -> Path:
         if (candidate / _BRIDGE_FILE).is_file():
             return candidate
     raise ToolchainError(
-        "cannot find node/bridge.mjs above the installed package",
-        hint=f"run from a source checkout or set {NODE_DIR_ENV} to its node/ directory",
+        f"{NEEDS_NODE}, and there is no node/{_BRIDGE_FILE} above {Path(__file__).parent}",
+        hint=NEEDS_NODE_HINT,
     )
 
 
@@ -95,9 +102,7 @@ class NodeBridge:
     def _start(self) -> subprocess.Popen[str]:
         node = shutil.which("node")
         if node is None:
-            raise ToolchainError(
-                "node is not installed", hint="install Node.js 20 and make `node` available on PATH"
-            )
+            raise ToolchainError(f"{NEEDS_NODE}, and `node` is not on PATH", hint=NEEDS_NODE_HINT)
         ensure_node_modules(self.node_dir)
         try:
             proc = subprocess.Popen(

@@ -61,6 +61,9 @@ class InMessage:
     op: int | None
     """The first 32 bits of the body, if it has at least 32 bits."""
     body_boc: str = field(repr=False)
+    created_lt: int = 0
+    """The sender's logical time when it created the message (0 for external-in): with the
+    sender it names the message, which is how a network trace is followed."""
 
     @cached_property
     def body(self) -> Cell:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
+from typing import Annotated
 
 import typer
 from typer._click import exceptions as click_exceptions
 
 from cocoon_pool.cli.bench_cmd import bench_app
+from cocoon_pool.cli.deploy_cmd import deploy_command
 from cocoon_pool.cli.devnet_cmd import devnet
 from cocoon_pool.cli.info_cmd import info
 from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console, report_error
 from cocoon_pool.cli.simulate_cmd import simulate
+from cocoon_pool.contracts.build import shipped_tolk_version
 from cocoon_pool.errors import CocoonPoolError
 
 app = typer.Typer(
@@ -22,9 +26,44 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def version_text() -> str:
+    """``cocoon-pool <version> (contracts compiled with Tolk <version>)``."""
+    try:
+        version = metadata.version("cocoon-pool")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        from cocoon_pool import __version__  # noqa: PLC0415
+
+        version = __version__
+    return f"cocoon-pool {version} (contracts compiled with Tolk {shipped_tolk_version()})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,  # runs before the subcommand is required, like --help
+            help="Print the version (and the shipped contracts' Tolk version) and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Run a GPU pool on Cocoon: contracts, emulated chain, economics and tools."""
+
+
 app.command("simulate")(simulate)
 app.command("info")(info)
 app.command("devnet")(devnet)
+app.command("deploy")(deploy_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(oracle_app, name="oracle")
 

@@ -13,12 +13,12 @@ from functools import cache
 
 from ton_core import Address, Cell, begin_cell
 
-from cocoon_pool.chain.emulator import EmulatedChain, Wallet
+from cocoon_pool.chain.protocol import Chain, SendingWallet
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts import storage as st
 from cocoon_pool.contracts import views as v
-from cocoon_pool.contracts.build import compile_contract, contracts_dir
+from cocoon_pool.contracts.build import pool_contract_code
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.reports import OracleSigner, build_report, quorum_message
@@ -69,17 +69,19 @@ class PoolParams:
 
 @cache
 def pool_codes() -> st.PoolCodes:
-    """Compiled code of the three contracts PoolOperator deploys (compiled once, cached)."""
+    """Code of the three contracts PoolOperator deploys (shipped or compiled, see
+    :func:`cocoon_pool.contracts.build.pool_contract_code`; loaded once)."""
     return st.PoolCodes(
-        registry_code=compile_contract(contracts_dir() / "ParticipantRegistry.tolk").code,
-        distribution_code=compile_contract(contracts_dir() / "RewardDistribution.tolk").code,
-        participant_code=compile_contract(contracts_dir() / "Participant.tolk").code,
+        registry_code=pool_contract_code("ParticipantRegistry"),
+        distribution_code=pool_contract_code("RewardDistribution"),
+        participant_code=pool_contract_code("Participant"),
     )
 
 
 @cache
 def operator_code() -> Cell:
-    return compile_contract(contracts_dir() / "PoolOperator.tolk").code
+    """Code of PoolOperator, loaded like :func:`pool_codes`."""
+    return pool_contract_code("PoolOperator")
 
 
 def operator_init_data(admin: Address, pauser: Address, params: PoolParams) -> Cell:
@@ -114,7 +116,7 @@ def _body(msg: TlbStruct) -> Cell:
 class Pool:
     """The three addresses of a deployed pool and typed access to all its operations."""
 
-    def __init__(self, chain: EmulatedChain, operator: Address) -> None:
+    def __init__(self, chain: Chain, operator: Address) -> None:
         self.chain = chain
         self.operator = operator
         self.codes = pool_codes()
@@ -127,8 +129,8 @@ class Pool:
     @classmethod
     def deploy(
         cls,
-        chain: EmulatedChain,
-        admin: Wallet,
+        chain: Chain,
+        admin: SendingWallet,
         params: PoolParams,
         operator_stake: int = 0,
         pauser: Address | None = None,
@@ -155,22 +157,22 @@ class Pool:
 
     # -- members --------------------------------------------------------------------------
 
-    def register(self, wallet: Wallet, stake: int, *, value: int | None = None) -> Trace:
+    def register(self, wallet: SendingWallet, stake: int, *, value: int | None = None) -> Trace:
         """Join with ``stake``; the default value adds the storage reserve and the fee."""
         if value is None:
             value = stake + fee("PARTICIPANT_STORAGE_RESERVE") + fee("REGISTER_FEE")
         body = m.RegisterParticipant(query_id=self.next_query_id(), stake=stake)
         return wallet.send(self.registry, value, _body(body))
 
-    def unregister(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+    def unregister(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
         return self._to_participant(wallet, wallet.address, m.RequestUnregister(), value=value)
 
-    def withdraw_stake(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+    def withdraw_stake(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
         return self._to_participant(wallet, wallet.address, m.WithdrawStake(), value=value)
 
     def bind_worker(
         self,
-        wallet: Wallet,
+        wallet: SendingWallet,
         worker: Address,
         node_wallet: Address | None = None,
         *,
@@ -180,23 +182,25 @@ class Pool:
         body = m.BindWorker(query_id=self.next_query_id(), worker=worker, node_wallet=node_wallet)
         return self._to_participant(wallet, wallet.address, body, value=value)
 
-    def claim_pending(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+    def claim_pending(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
         """The member takes out its whole pending amount, however small."""
         body = m.ClaimPending(query_id=self.next_query_id())
         return self._to_participant(wallet, wallet.address, body, value=value)
 
-    def claim_rewards(self, wallet: Wallet, epoch: int, *, value: int | None = None) -> Trace:
+    def claim_rewards(
+        self, wallet: SendingWallet, epoch: int, *, value: int | None = None
+    ) -> Trace:
         body = m.ClaimRewards(query_id=self.next_query_id(), epoch=epoch)
         return self._to_participant(wallet, wallet.address, body, value=value)
 
     def crank_payout(
-        self, wallet: Wallet, member: Address, epoch: int, value: int | None = None
+        self, wallet: SendingWallet, member: Address, epoch: int, value: int | None = None
     ) -> Trace:
         body = m.CrankPayout(query_id=self.next_query_id(), epoch=epoch)
         return self._to_participant(wallet, member, body, value=value)
 
     def _to_participant(
-        self, wallet: Wallet, member: Address, body: TlbStruct, value: int | None
+        self, wallet: SendingWallet, member: Address, body: TlbStruct, value: int | None
     ) -> Trace:
         target = self.participant_address(member)
         return wallet.send(target, fee("MEMBER_OP_FEE") if value is None else value, _body(body))
@@ -205,7 +209,7 @@ class Pool:
 
     def submit_report(
         self,
-        relayer: Wallet,
+        relayer: SendingWallet,
         signer: OracleSigner | Sequence[tuple[int, OracleSigner]],
         member: Address,
         epoch: int,
@@ -222,19 +226,19 @@ class Pool:
             self.distribution, fee("REPORT_FEE") if value is None else value, _body(body)
         )
 
-    def close_epoch(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+    def close_epoch(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
         body = m.CloseEpoch(query_id=self.next_query_id())
         return wallet.send(
             self.distribution, fee("EPOCH_CRANK_FEE") if value is None else value, _body(body)
         )
 
-    def finalize_epoch(self, wallet: Wallet, *, value: int | None = None) -> Trace:
+    def finalize_epoch(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
         body = m.FinalizeEpoch(query_id=self.next_query_id())
         return wallet.send(
             self.distribution, fee("EPOCH_CRANK_FEE") if value is None else value, _body(body)
         )
 
-    def send_income(self, wallet: Wallet, value: int, kind: str = "payout") -> Trace:
+    def send_income(self, wallet: SendingWallet, value: int, kind: str = "payout") -> Trace:
         """Income as Cocoon or anyone sends it: ``payout``, ``excesses``, ``empty``, ``comment``."""
         body: Cell | None
         if kind == "payout":
@@ -252,23 +256,27 @@ class Pool:
 
     # -- admin ----------------------------------------------------------------------------
 
-    def admin_call(self, wallet: Wallet, body: TlbStruct, *, value: int | None = None) -> Trace:
+    def admin_call(
+        self, wallet: SendingWallet, body: TlbStruct, *, value: int | None = None
+    ) -> Trace:
         return wallet.send(
             self.operator, fee("ADMIN_OP_FEE") if value is None else value, _body(body)
         )
 
-    def verify_member(self, admin: Wallet, member: Address, *, verified: bool = True) -> Trace:
+    def verify_member(
+        self, admin: SendingWallet, member: Address, *, verified: bool = True
+    ) -> Trace:
         """Confirm the worker the member bound (``verified``), or revoke the member: reports
         count only for verified members; revoking never touches stake or rewards."""
         body = m.VerifyMember(query_id=self.next_query_id(), member=member, verified=verified)
         return self.admin_call(admin, body)
 
-    def propose_change(self, admin: Wallet, change: m.ParameterChange) -> Trace:
+    def propose_change(self, admin: SendingWallet, change: m.ParameterChange) -> Trace:
         body = m.ProposeChange(query_id=self.next_query_id(), change=change.to_cell())
         return self.admin_call(admin, body)
 
     def owner_worker_register(
-        self, admin: Wallet, member: Address, *, value: int | None = None
+        self, admin: SendingWallet, member: Address, *, value: int | None = None
     ) -> Trace:
         """Send Cocoon's ``owner_worker_register`` from the pool (the worker's owner) to the
         member's verified worker; the worker's excesses rejoin the operator stake."""
@@ -282,7 +290,7 @@ class Pool:
         )
 
     def owner_wallet_withdraw(
-        self, admin: Wallet, member: Address, amount: int, *, value: int | None = None
+        self, admin: SendingWallet, member: Address, amount: int, *, value: int | None = None
     ) -> Trace:
         """Have the member's node wallet send exactly ``amount`` of its TON to the member's own
         wallet (Cocoon's ``owner_wallet_send_message``, sent by the pool as the wallet's owner).

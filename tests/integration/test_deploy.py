@@ -1,0 +1,130 @@
+"""`cocoon-pool deploy` to the local network: dry run, deploy from the admin's signed wallet,
+verification of every code hash and get-method, the deployment record, and a second run that
+finds the pool and only verifies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tonutils.contracts import WalletV4R2
+
+from cocoon_pool.chain.types import raw_address
+from cocoon_pool.cli.app import main
+from cocoon_pool.contracts.addresses import derive_pool_addresses
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.deploy import expected_code_hashes
+from cocoon_pool.devnet import Devnet, serve
+from cocoon_pool.pool_config import load_pool_file
+
+ADMIN_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
+SIGNER = OracleSigner.from_seed_text("deploy-oracle")
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[tuple[Devnet, str]]:
+    net = Devnet.create(ADMIN_WORDS)
+    with serve(net) as url:
+        yield net, url
+
+
+def write_config(tmp_path: Path, url: str, admin: str, pool_id: int = 0) -> Path:
+    path = tmp_path / "pool.toml"
+    path.write_text(
+        f"""network = "local"
+
+[api]
+endpoint = "{url}"
+
+[wallet]
+mnemonic_env = "DEPLOY_TEST_WORDS"
+
+[roles]
+admin = "{admin}"
+
+[pool]
+id = {pool_id}
+oracle_keys = ["{SIGNER.public_key:064x}"]
+"""
+    )
+    return path
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_deploy_verifies_records_and_is_idempotent(
+    endpoint: tuple[Devnet, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net, url = endpoint
+    assert net.faucet is not None
+    monkeypatch.setenv("DEPLOY_TEST_WORDS", " ".join(ADMIN_WORDS))
+    config = write_config(tmp_path, url, raw_address(net.faucet))
+    pool_file = load_pool_file(config)
+    expected = derive_pool_addresses(pool_file.admin, pool_file.params(), pool_file.pauser)
+
+    code, out, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    deployed = result["deploy"]
+    assert not deployed["already_deployed"]
+    assert deployed["transactions"] == result["dry_run"]["transactions"]
+    contracts = deployed["contracts"]
+    assert contracts["operator"]["address"] == raw_address(expected.operator)
+    assert contracts["distribution"]["address"] == raw_address(expected.distribution)
+    hashes = expected_code_hashes()
+    assert {name: c["code_hash"] for name, c in contracts.items()} == hashes
+    assert "poolInfo.oracle_keys" in deployed["checks"] and len(deployed["checks"]) >= 20
+    # The dry run's contracts end with the same balances as the real ones.
+    assert {n: c["balance_nanoton"] for n, c in result["dry_run"]["contracts"].items()} == {
+        n: c["balance_nanoton"] for n, c in contracts.items()
+    }
+    record = json.loads((tmp_path / "deployments" / "local.json").read_text())
+    assert record["contracts"] == contracts and record["first_transaction"] is not None
+
+    code, out, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    assert code == 0, err
+    again = json.loads(out)["deploy"]
+    assert again["already_deployed"] and again["transactions"] == 0
+    kept = json.loads((tmp_path / "deployments" / "local.json").read_text())
+    assert kept["first_transaction"] == record["first_transaction"]
+
+
+def test_deploy_refuses_a_wallet_that_is_not_the_admin(
+    endpoint: tuple[Devnet, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, url = endpoint
+    monkeypatch.setenv("DEPLOY_TEST_WORDS", " ".join(ADMIN_WORDS))
+    config = write_config(tmp_path, url, "0:" + "77" * 32, pool_id=1)
+    code, _, err = run(["deploy", "--config", str(config)], capsys)
+    assert code == 2
+    assert "is not the admin" in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_dry_run_needs_no_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2", "0:" + "66" * 32)
+    code, out, err = run(["deploy", "--config", str(config), "--dry-run", "--json"], capsys)
+    assert code == 0, err
+    dry = json.loads(out)["dry_run"]
+    assert dry["transactions"] >= 5 and dry["fees_nanoton"] > 0
+    assert not (tmp_path / "deployments").exists()
+
+
+def test_network_guard(
+    endpoint: tuple[Devnet, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, url = endpoint
+    config = write_config(tmp_path, url, "0:" + "66" * 32)
+    code, _, err = run(["deploy", "--config", str(config), "--network", "mainnet"], capsys)
+    assert code == 2 and "is for local" in err
