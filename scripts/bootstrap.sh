@@ -32,3 +32,17 @@ fi
 if [ ! -d node/node_modules ] || [ node/package-lock.json -nt node/node_modules ]; then
     (cd node && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Dev only: a PostgreSQL server for the indexer's tests (tests/postgres.py starts a throwaway
+# one). Debian puts initdb under /usr/lib/postgresql/<version>/bin, off PATH; the tests look
+# there too. Without root or apt-get the tests that need it are skipped, not failed.
+if [ "$extras" = "dev" ] && ! command -v initdb >/dev/null 2>&1 &&
+    ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends postgresql ||
+            { apt-get update && apt-get install -y --no-install-recommends postgresql; } ||
+            echo "warning: could not install PostgreSQL; its tests will be skipped" >&2
+    else
+        echo "warning: PostgreSQL is not installed (apt-get install postgresql); its tests will be skipped" >&2
+    fi
+fi

@@ -12,6 +12,7 @@ from typer._click import exceptions as click_exceptions
 from cocoon_pool.cli.bench_cmd import bench_app
 from cocoon_pool.cli.deploy_cmd import deploy_command
 from cocoon_pool.cli.devnet_cmd import devnet
+from cocoon_pool.cli.index_cmd import history, index
 from cocoon_pool.cli.info_cmd import info
 from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console, report_error
@@ -66,6 +67,8 @@ app.command("devnet")(devnet)
 app.command("deploy")(deploy_command)
 app.add_typer(bench_app, name="bench")
 app.add_typer(oracle_app, name="oracle")
+app.command("index")(index)
+app.command("history")(history)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Revisions of the indexer database; Alembic skips this file."""
