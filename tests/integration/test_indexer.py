@@ -589,7 +589,7 @@ def test_index_and_history_commands(
         (["index"], 2, "no pool to index"),
         (["index", "--pool", "not-an-address"], 2, "is not a TON address"),
         (["index", "--demo", "--pool", "0:" + "11" * 32], 2, "--demo deploys its own pool"),
-        (["index", "--pool", "0:" + "11" * 32, "--once"], 1, "not available yet"),
+        (["index", "--pool", "0:" + "11" * 32, "--once"], 2, "no API endpoint for mainnet"),
         (["index", "--pool", "0:" + "11" * 32, "--network", "moon"], 2, "cannot index"),
         (["history", "--explorer", "toncoin"], 2, "unknown explorer"),
         (["history", "--member", "nope"], 2, "is not a TON address"),
@@ -613,3 +613,46 @@ def test_history_needs_an_existing_database(
 ) -> None:
     got, _, err = _cli(capsys, ["history", "--database", f"sqlite:///{tmp_path / 'no.db'}"])
     assert got == 2 and "no indexer database" in err and "cocoon-pool index" in err
+
+
+def test_a_pool_on_the_local_network_is_indexed_over_its_http_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The network source (toncenter v2 via tonutils) finds the same contracts and events as
+    the chain that ran them."""
+    from cocoon_pool.contracts.pool import Pool, PoolParams  # noqa: PLC0415
+    from cocoon_pool.contracts.reports import OracleSigner  # noqa: PLC0415
+    from cocoon_pool.devnet import Devnet, serve  # noqa: PLC0415
+
+    net = Devnet.create()
+    signer = OracleSigner.from_seed_text("indexer-network")
+    with net.lock:
+        admin = net.chain.create_wallet("admin", 10**12)
+        pool, _ = Pool.deploy(net.chain, admin, PoolParams(oracle_key=signer.public_key))
+        member = net.chain.create_wallet("member", 10**12)
+        pool.register(member, PoolParams(oracle_key=0).min_stake).assert_success()
+        emulated = EmulatedChainSource(net.chain)
+    database = f"sqlite:///{tmp_path / 'net.db'}"
+    with serve(net) as url:
+        argv = ["index", "--pool", raw_address(pool.operator), "--network", "local"]
+        code, out, err = _cli(
+            capsys, [*argv, "--endpoint", url, "--once", "--json", "--database", database]
+        )
+    assert code == 0, err
+    indexed = json.loads(out)
+    assert indexed["network"] == "local"
+    expected_events = sum(
+        len(tx.events)
+        for address in (
+            pool.operator,
+            pool.registry,
+            pool.distribution,
+            pool.participant_address(member.address),
+        )
+        for tx in emulated.transactions(address, 0)
+    )
+    assert indexed["counts"]["events"] == expected_events > 0
+    assert {c["address"] for c in indexed["contracts"]} >= {
+        raw_address(pool.registry),
+        raw_address(pool.participant_address(member.address)),
+    }

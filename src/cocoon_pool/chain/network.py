@@ -41,8 +41,8 @@ from cocoon_pool.errors import ChainError, GetMethodError
 
 T = TypeVar("T")
 
-# A network's transaction history is paged; a trace never needs more than this per account.
-PAGE = 100
+# tonutils pages the history 100 at a time until it reaches the lower bound or this many.
+ALL = 10**9
 
 
 class NetworkChain:
@@ -142,12 +142,20 @@ class NetworkChain:
             ) from exc
         return GetResult(method=method, exit_code=0, gas_used=0, stack=_stack_values(result))
 
-    def transactions(self, address: AddressLike, after_lt: int = 0) -> list[Transaction]:
-        """The account's transactions after ``after_lt``, oldest first."""
+    def transactions(
+        self, address: AddressLike, after_lt: int = 0, limit: int | None = None
+    ) -> list[Transaction]:
+        """The account's transactions after ``after_lt``, oldest first (at most ``limit``).
+
+        The API pages from the newest down, so every transaction after ``after_lt`` is read
+        and the oldest ``limit`` are kept: a caller that walks forward from a cursor never
+        skips one."""
         raw = raw_address(address)
-        found = self._run(self._client.get_transactions(raw, limit=PAGE, to_lt=after_lt or None))
-        decoded = [transaction_from_boc(cell_to_b64(tx.cell)) for tx in found]
-        return sorted(decoded, key=lambda tx: tx.lt)
+        found = self._run(self._client.get_transactions(raw, limit=ALL, to_lt=after_lt or None))
+        decoded = sorted(
+            (transaction_from_boc(cell_to_b64(tx.cell)) for tx in found), key=lambda tx: tx.lt
+        )
+        return decoded if limit is None else decoded[:limit]
 
     def last_lt(self, address: AddressLike) -> int:
         info = self._run(self._client.get_info(raw_address(address)))

@@ -3,6 +3,7 @@ database, then show it (payouts, stakes, commission, epoch results) or export a 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -161,6 +162,12 @@ def index(
     network: Annotated[
         str, typer.Option(help="Network of --pool: mainnet, testnet or local (a devnet).")
     ] = "mainnet",
+    endpoint: Annotated[
+        str | None, typer.Option(help="The network's TON HTTP API (toncenter v2) base URL.")
+    ] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the API key, if any.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index a pool's transactions and events; re-running resumes from the stored cursor."""
@@ -204,7 +211,9 @@ def index(
             pools = [parse_address(pool)]
             # The source is checked before the database is touched: no empty database is
             # left behind by a command that cannot run.
-            source = network_source(network)
+            source = network_source(
+                network, endpoint, os.environ.get(api_key_env) if api_key_env else None
+            )
             engine, sessions = open_database(database)
             try:
                 with sessions() as session:

@@ -9,11 +9,15 @@ plugs in by implementing :class:`TransactionSource` and returning the same
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cocoon_pool.chain.emulator import EmulatedChain
 from cocoon_pool.chain.types import AddressLike, Transaction, raw_address
+from cocoon_pool.errors import ChainError
 from cocoon_pool.indexer.errors import IndexerSourceError, IndexerUsageError
+
+if TYPE_CHECKING:
+    from cocoon_pool.chain.network import NetworkChain
 
 NETWORKS = ("mainnet", "testnet", "local", "embedded")
 """``local``: a local devnet; ``embedded``: the emulated chain in this process. Transactions
@@ -59,14 +63,37 @@ class EmulatedChainSource:
         return found if limit is None else found[:limit]
 
 
-def network_source(network: str) -> TransactionSource:
-    """The source for a public network: the hook the TON back end will fill in."""
+class NetworkSource:
+    """A network's history through the network back end (toncenter v2 via tonutils)."""
+
+    def __init__(self, network: str, chain: NetworkChain) -> None:
+        self._network = network
+        self.chain = chain
+
+    @property
+    def network(self) -> str:
+        return self._network
+
+    def transactions(
+        self, address: AddressLike, after_lt: int, limit: int | None = None
+    ) -> list[Transaction]:
+        return self.chain.transactions(address, after_lt, limit)
+
+
+def network_source(network: str, endpoint: str | None, api_key: str | None = None) -> NetworkSource:
+    """The source for mainnet, testnet or a local devnet, read over its TON HTTP API."""
     if network not in NETWORKS or network == "embedded":
         raise IndexerUsageError(
             f"cannot index network {network!r}", "use mainnet, testnet or local (a devnet)"
         )
-    raise IndexerSourceError(
-        f"indexing from TON {network} is not available yet",
-        "use --demo to index a pool on the embedded chain; the network back end plugs in "
-        "at cocoon_pool.indexer.source.network_source",
-    )
+    if endpoint is None:
+        raise IndexerUsageError(
+            f"no API endpoint for {network}",
+            "pass --endpoint <toncenter v2 URL> (local: the URL `cocoon-pool devnet` prints)",
+        )
+    from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow import)
+
+    try:
+        return NetworkSource(network, NetworkChain(endpoint, api_key=api_key))
+    except ChainError as exc:
+        raise IndexerSourceError(exc.message, exc.hint) from exc
