@@ -128,3 +128,29 @@ def test_network_guard(
     config = write_config(tmp_path, url, "0:" + "66" * 32)
     code, _, err = run(["deploy", "--config", str(config), "--network", "mainnet"], capsys)
     assert code == 2 and "is for local" in err
+
+
+def test_status_reads_a_deployed_pool(
+    endpoint: tuple[Devnet, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net, url = endpoint
+    assert net.faucet is not None
+    monkeypatch.setenv("DEPLOY_TEST_WORDS", " ".join(ADMIN_WORDS))
+    config = write_config(tmp_path, url, raw_address(net.faucet), pool_id=7)
+    code, _, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    assert code == 0, err
+    code, out, err = run(["status", "--config", str(config), "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    params = load_pool_file(config).params()
+    assert report["status"] == "active" and report["commission_bps"] == params.commission_bps
+    assert report["epoch"]["open"] == 1 and report["members"]["count"] == 0
+    assert report["money_nanoton"]["received"] == 0 and report["reporting"] is None
+    assert report["money_nanoton"]["operator_stake"] >= params.min_operator_stake
+    code, out, err = run(
+        ["status", "--config", str(config), "--keeper", "http://127.0.0.1:9"], capsys
+    )
+    assert code == 0 and "keeper health" in out and "NOT OK" in out

@@ -18,6 +18,7 @@ from cocoon_pool.cli.member_cmd import member_app
 from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console, report_error
 from cocoon_pool.cli.simulate_cmd import simulate
+from cocoon_pool.cli.status_cmd import status
 from cocoon_pool.contracts.build import shipped_tolk_version
 from cocoon_pool.errors import CocoonPoolError
 
@@ -66,6 +67,7 @@ app.command("simulate")(simulate)
 app.command("info")(info)
 app.command("devnet")(devnet)
 app.command("deploy")(deploy_command)
+app.command("status")(status)
 app.add_typer(bench_app, name="bench")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(member_app, name="member")
