@@ -14,6 +14,7 @@ from cocoon_pool.cli.deploy_cmd import deploy_command
 from cocoon_pool.cli.devnet_cmd import devnet
 from cocoon_pool.cli.index_cmd import history, index
 from cocoon_pool.cli.info_cmd import info
+from cocoon_pool.cli.keeper_cmd import keeper_app
 from cocoon_pool.cli.member_cmd import member_app
 from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console, report_error
@@ -71,6 +72,7 @@ app.command("status")(status)
 app.add_typer(bench_app, name="bench")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(member_app, name="member")
+app.add_typer(keeper_app, name="keeper")
 app.command("index")(index)
 app.command("history")(history)
 

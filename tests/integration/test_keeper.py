@@ -1,0 +1,444 @@
+"""The keeper (`cocoon-pool keeper run`): a whole epoch on the embedded chain, paid exactly as the
+reference model says; crash safety (a simulated kill -9 before and after every chain send, then
+a restart from the keeper's database); /metrics and /healthz; and the CLI over the devnet."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from ton_core import Address, Cell
+from tonutils.contracts import WalletV4R2
+from tonutils.contracts.wallet.versions import v4 as tonutils_v4
+from typer.testing import CliRunner
+
+from cocoon_pool.chain.emulator import Wallet
+from cocoon_pool.chain.network import NetworkChain
+from cocoon_pool.chain.types import AddressLike, Trace, raw_address
+from cocoon_pool.cli.keeper_cmd import keeper_app
+from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
+from cocoon_pool.contracts.pool import Pool, PoolParams
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.devnet import Devnet, serve
+from cocoon_pool.economics import MemberMetrics, simulate_epoch
+from cocoon_pool.keeper import Keeper, KeeperSettings, Metrics, open_database, serve_metrics
+from cocoon_pool.keeper.models import STATE_DONE, Action
+from cocoon_pool.keeper.reports import OracleReports
+from cocoon_pool.oracle.db import open_database as open_oracle_database
+from cocoon_pool.oracle.models import Report
+from cocoon_pool.oracle.reports import signed_body
+from cocoon_pool.sandbox import PoolSandbox
+
+METRICS = {
+    "alice": MemberMetrics(running_seconds=604_800, gpu_score=100, uptime_bps=9900, outages=0),
+    "bob": MemberMetrics(running_seconds=604_800, gpu_score=100, uptime_bps=9000, outages=0),
+    "carol": MemberMetrics(running_seconds=302_400, gpu_score=100, uptime_bps=7000, outages=5),
+}
+INCOME = ton(10)
+FAST = KeeperSettings(settle_seconds=0, backoff_base=0, backoff_max=0)
+"""The embedded chain runs a whole trace inside send(): nothing is ever in flight."""
+
+
+class SimulatedCrash(BaseException):
+    """kill -9: not an Exception, so nothing in the keeper catches it or records anything."""
+
+
+@dataclass
+class RecordingWallet:
+    """The keeper's wallet, recording every trace; optionally dies around the n-th send."""
+
+    inner: Wallet
+    crash_before: int | None = None
+    crash_after: int | None = None
+    traces: list[Trace] = field(default_factory=list)
+    sends: int = 0
+    crashed: bool = False
+
+    @property
+    def address(self) -> Address:
+        return self.inner.address
+
+    def send(
+        self,
+        to: AddressLike,
+        value: int,
+        body: Cell | None = None,
+        *,
+        bounce: bool = True,
+        state_init: tuple[Cell, Cell] | None = None,
+    ) -> Trace:
+        self.sends += 1
+        if self.sends == self.crash_before:
+            self.crashed = True
+            raise SimulatedCrash(f"killed before send {self.sends}")
+        trace = self.inner.send(to, value, body, bounce=bounce, state_init=state_init)
+        self.traces.append(trace)
+        if self.sends == self.crash_after:
+            self.crashed = True
+            raise SimulatedCrash(f"killed after send {self.sends}")
+        return trace
+
+
+@pytest.fixture(scope="module")
+def base() -> PoolSandbox:
+    """Three members (one per tier) and one epoch's income; each test forks it."""
+    sb = PoolSandbox.create()
+    for name in METRICS:
+        sb.add_member(name)
+    sb.pool.send_income(sb.proxy, INCOME).assert_success()
+    return sb
+
+
+def store_reports(
+    url: str,
+    signer: OracleSigner,
+    distribution: Address,
+    members: dict[str, Address],
+    epoch: int,
+    *,
+    global_id: int,
+) -> None:
+    """The oracle's signed reports of ``epoch``, stored as `oracle report` stores them."""
+    engine, sessions = open_oracle_database(url)
+    dist = raw_address(distribution)
+    with sessions() as session:
+        for name, metrics in METRICS.items():
+            member = raw_address(members[name])
+            body = signed_body(signer, dist, epoch, member, metrics, global_id=global_id).to_cell()
+            session.add(
+                Report(
+                    epoch=epoch,
+                    member=member,
+                    distribution=dist,
+                    epoch_start=0,
+                    epoch_length=604_800,
+                    running_seconds=metrics.running_seconds,
+                    gpu_score=metrics.gpu_score,
+                    uptime_bps=metrics.uptime_bps,
+                    outages=metrics.outages,
+                    expected_samples=0,
+                    up_samples=0,
+                    discarded_slots=0,
+                    oracle_public_key=f"{signer.public_key:064x}",
+                    body_boc=base64.b64encode(body.to_boc()).decode("ascii"),
+                    body_hash=body.hash.hex(),
+                    created_at=0,
+                )
+            )
+        session.commit()
+    engine.dispose()
+
+
+@dataclass
+class Harness:
+    sb: PoolSandbox
+    keeper_db: str
+    oracle_db: str
+    first_tx: int
+    epoch_end: int
+
+    @contextmanager
+    def keeper(self, wallet: RecordingWallet, metrics: Metrics | None = None) -> Iterator[Keeper]:
+        engine, sessions = open_database(self.keeper_db)
+        reports = OracleReports(self.oracle_db, self.sb.pool.distribution)
+        try:
+            yield Keeper(
+                chain=self.sb.chain,
+                wallet=wallet,
+                pool=self.sb.pool,
+                sessions=sessions,
+                reports=reports,
+                clock=lambda: self.sb.chain.now,
+                settings=FAST,
+                metrics=metrics,
+            )
+        finally:
+            reports.close()
+            engine.dispose()
+
+    def drive(self, keeper: Keeper) -> None:
+        """Step the keeper as time passes: to the epoch's end, then past the report deadline."""
+        chain = self.sb.chain
+        for _ in range(8):
+            result = keeper.step()
+            assert result.failures == 0, result.errors
+            if result.sent:
+                continue
+            reporting = self.sb.pool.reporting_epoch()
+            if chain.now < self.epoch_end:
+                chain.set_now(self.epoch_end)
+            elif reporting.active and chain.now <= reporting.deadline:
+                chain.set_now(reporting.deadline + 1)
+            else:
+                return
+        raise AssertionError("the keeper never settled")
+
+    def trace(self) -> Trace:
+        """Every transaction since the harness started, as one trace (for the events)."""
+        return Trace(tuple(self.sb.chain.transactions[self.first_tx :]))
+
+
+def harness(base: PoolSandbox, tmp_path: Path) -> Harness:
+    sb = base.fork()
+    ledger = sb.pool.ledger()
+    oracle_db = f"sqlite:///{tmp_path / 'oracle.db'}"
+    members = {name: w.address for name, w in sb.members.items()}
+    store_reports(
+        oracle_db,
+        sb.signer,
+        sb.pool.distribution,
+        members,
+        ledger.current_epoch,
+        global_id=sb.chain.global_id,
+    )
+    return Harness(
+        sb=sb,
+        keeper_db=f"sqlite:///{tmp_path / 'keeper.db'}",
+        oracle_db=oracle_db,
+        first_tx=len(sb.chain.transactions),
+        epoch_end=ledger.epoch_start + ledger.epoch_length,
+    )
+
+
+def settled_by_member(trace: Trace) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for event in trace_events(trace, RewardSettled):
+        out.setdefault(raw_address(event.member), []).append(event.payout)
+    return out
+
+
+def expected_payouts(h: Harness) -> dict[str, int]:
+    """The reference model's payouts for the epoch, from the chain's own close and finalize."""
+    trace = h.trace()
+    [closed] = trace_events(trace, EpochClosed)
+    [finalized] = trace_events(trace, EpochFinalized)
+    model = simulate_epoch(
+        closed.received,
+        h.sb.pool.ledger().commission_bps,
+        finalized.reserve_in,
+        list(METRICS.values()),
+    )
+    return {
+        raw_address(h.sb.members[name].address): share.payout
+        for name, share in zip(METRICS, model.shares, strict=True)
+    }
+
+
+def test_one_epoch_close_relay_finalize_crank(base: PoolSandbox, tmp_path: Path) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    wallet = RecordingWallet(sb.keeper)
+    metrics = Metrics()
+    with (
+        h.keeper(wallet, metrics) as keeper,
+        serve_metrics(metrics, 0, max_age=60) as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        assert http.get("/healthz").status_code == 503  # no step yet
+        assert keeper.step().sent == 0  # the epoch is not over: nothing to do
+        health = http.get("/healthz")
+        assert health.status_code == 200 and health.json()["last_step_ok"] is True
+        text = http.get("/metrics").text
+        assert f"cocoon_keeper_pool_open_income_nanoton {sb.pool.ledger().open_income}" in text
+        assert "# TYPE cocoon_keeper_epochs_closed_total counter" in text
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert (first.closed, first.relayed, first.finalized, first.cranked) == (1, 3, 0, 0)
+        reporting = sb.pool.reporting_epoch()
+        assert reporting.active and reporting.reporters == 3
+        sb.chain.set_now(reporting.deadline + 1)
+        second = keeper.step()
+        assert (second.closed, second.relayed, second.finalized, second.cranked) == (0, 0, 1, 3)
+        # Everything is done: a further step sends nothing, and reads from its database.
+        assert keeper.step().sent == 0
+        scraped = http.get("/metrics")
+        assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+        values = dict(
+            line.rsplit(" ", 1) for line in scraped.text.splitlines() if not line.startswith("#")
+        )
+        ledger = sb.pool.ledger()
+        assert values == {
+            "cocoon_keeper_epochs_closed_total": "1",
+            "cocoon_keeper_epochs_finalized_total": "1",
+            "cocoon_keeper_reports_relayed_total": "3",
+            "cocoon_keeper_payouts_sent_total": "3",
+            "cocoon_keeper_failures_total": "0",
+            "cocoon_keeper_wallet_balance_nanoton": str(sb.keeper.balance),
+            "cocoon_keeper_pool_open_income_nanoton": str(ledger.open_income),
+            "cocoon_keeper_pool_unsettled_nanoton": str(ledger.unsettled),
+            "cocoon_keeper_current_epoch": "2",
+            "cocoon_keeper_last_step_timestamp_seconds": values[
+                "cocoon_keeper_last_step_timestamp_seconds"
+            ],
+            "cocoon_keeper_last_step_ok": "1",
+        }
+        assert abs(float(values["cocoon_keeper_last_step_timestamp_seconds"]) - time.time()) < 60
+        assert http.get("/nope").status_code == 404
+    assert all(not t.failed() for t in wallet.traces) and len(wallet.traces) == 8
+    expected = expected_payouts(h)
+    assert settled_by_member(h.trace()) == {m: [p] for m, p in expected.items()}
+    sb.assert_conserved()
+    assert not sb.pool.final_epoch(1).found  # every slip was claimed: the epoch retired
+
+
+SENDS = 8
+"""close, 3 reports, finalize, 3 cranks."""
+
+
+def member_balances(h: Harness) -> dict[str, int]:
+    return {raw_address(w.address): w.balance for w in h.sb.members.values()}
+
+
+@pytest.fixture(scope="module")
+def baseline(base: PoolSandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    """Member balances after an uninterrupted keeper run."""
+    h = harness(base, tmp_path_factory.mktemp("baseline"))
+    wallet = RecordingWallet(h.sb.keeper)
+    with h.keeper(wallet) as keeper:
+        h.drive(keeper)
+    assert wallet.sends == SENDS
+    return member_balances(h)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("n", range(1, SENDS + 1))
+def test_killed_at_any_send_and_restarted_pays_everyone_once(
+    base: PoolSandbox, baseline: dict[str, int], tmp_path: Path, n: int, where: str
+) -> None:
+    h = harness(base, tmp_path)
+    dying = RecordingWallet(
+        h.sb.keeper,
+        crash_before=n if where == "before" else None,
+        crash_after=n if where == "after" else None,
+    )
+    with pytest.raises(SimulatedCrash), h.keeper(dying) as keeper:
+        h.drive(keeper)
+    assert dying.crashed
+    restarted = RecordingWallet(h.sb.keeper)
+    with h.keeper(restarted) as keeper:
+        h.drive(keeper)
+    traces = dying.traces + restarted.traces
+    # Never a refused message: the restart asked the chain before sending anything again,
+    # so no replayed report (REPORT_REPLAYED) and no second crank (NOTHING_TO_CLAIM).
+    assert [t.describe() for t in traces if t.failed()] == []
+    assert len(traces) == SENDS
+    expected = expected_payouts(h)
+    assert settled_by_member(h.trace()) == {m: [p] for m, p in expected.items()}
+    assert member_balances(h) == baseline
+    h.sb.assert_conserved()
+    engine, sessions = open_database(h.keeper_db)
+    with sessions() as session:
+        states = {(a.kind, a.member): a.state for a in session.query(Action)}
+    engine.dispose()
+    assert set(states.values()) == {STATE_DONE} and len(states) == SENDS
+
+
+# -- the CLI over the local network ---------------------------------------------------------
+
+
+def words() -> list[str]:
+    return list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
+
+
+SIGNER = OracleSigner.from_seed_text("keeper-oracle")
+PARAMS = PoolParams(oracle_key=SIGNER.public_key)
+
+
+def test_cli_keeps_a_pool_on_the_devnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin_words, keeper_words = words(), words()
+    net = Devnet.create(admin_words)
+    # tonutils signs each transfer valid until wall time + 60 s; the devnet's clock runs ahead
+    # by what the test advanced it, so the wallets must count from the devnet's clock.
+    monkeypatch.setattr(
+        tonutils_v4,
+        "calc_valid_until",
+        lambda seqno, ttl=60: int(time.time()) + net.offset + ttl,
+    )
+    with serve(net) as url, NetworkChain(url, poll_interval=0.02, trace_timeout=30) as chain:
+        admin = chain.wallet(admin_words, "admin")
+        pool, trace = Pool.deploy(chain, admin, PARAMS, ton(10))
+        trace.assert_success()
+        members: dict[str, Address] = {}
+        for name in METRICS:
+            member_words = words()
+            with net.lock:
+                net.fund_wallet(member_words, ton(100))
+            wallet = chain.wallet(member_words, name)
+            pool.register(wallet, PARAMS.min_stake).assert_success()
+            pool.bind_worker(wallet, wallet.address).assert_success()
+            pool.verify_member(admin, wallet.address).assert_success()
+            members[name] = wallet.address
+        with net.lock:
+            keeper_address = net.fund_wallet(keeper_words, ton(100))
+        pool.send_income(admin, INCOME).assert_success()
+        oracle_db = f"sqlite:///{tmp_path / 'oracle.db'}"
+        store_reports(oracle_db, SIGNER, pool.distribution, members, 1, global_id=chain.global_id)
+        config = tmp_path / "pool.toml"
+        config.write_text(
+            f"""network = "local"
+
+[api]
+endpoint = "{url}"
+
+[wallet]
+mnemonic_env = "KEEPER_TEST_WORDS"
+
+[roles]
+admin = "{raw_address(admin.address)}"
+
+[pool]
+oracle_keys = ["{SIGNER.public_key:064x}"]
+
+[addresses]
+operator = "{raw_address(pool.operator)}"
+
+[database]
+url = "sqlite:///keeper.db"
+"""
+        )
+        monkeypatch.setenv("KEEPER_TEST_WORDS", " ".join(keeper_words))
+        argv = ["run", "--once", "--config", str(config), "--oracle-db", oracle_db]
+        argv += ["--no-metrics", "--settle-seconds", "0", "--slack", "0", "--json", "--log-json"]
+        runner = CliRunner()
+
+        def keeper_once() -> dict[str, int]:
+            result = runner.invoke(keeper_app, argv)
+            assert result.exit_code == 0, result.output
+            logs = [json.loads(line) for line in result.stderr.splitlines()]
+            assert {"start", "step"} <= {entry.get("event") for entry in logs}
+            totals: dict[str, int] = json.loads(result.stdout)["totals"]
+            return totals
+
+        assert keeper_once()["closed"] == 0
+        ledger = pool.ledger()
+        with net.lock:
+            net.advance(ledger.epoch_start + ledger.epoch_length - net.chain.now)
+        first = keeper_once()
+        assert (first["closed"], first["relayed"], first["failures"]) == (1, 3, 0)
+        reporting = pool.reporting_epoch()
+        with net.lock:
+            net.advance(reporting.deadline + 1 - net.chain.now)
+        second = keeper_once()
+        assert (second["finalized"], second["cranked"], second["failures"]) == (1, 3, 0)
+        assert keeper_once()["cranked"] == 0
+        with net.lock:
+            everything = Trace(tuple(net.chain.transactions))
+        assert (tmp_path / "keeper.db").exists()
+        assert chain.get_balance(keeper_address) < ton(100)
+    [closed] = trace_events(everything, EpochClosed)
+    [finalized] = trace_events(everything, EpochFinalized)
+    model = simulate_epoch(
+        closed.received, PARAMS.commission_bps, finalized.reserve_in, list(METRICS.values())
+    )
+    assert settled_by_member(everything) == {
+        raw_address(members[name]): [share.payout]
+        for name, share in zip(METRICS, model.shares, strict=True)
+    }
