@@ -21,6 +21,7 @@ import base64
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -159,6 +160,14 @@ class Devnet:
             "exit_code": result.exit_code,
             "stack": [_stack_out(item) for item in result.stack],
         }
+
+
+def clock_offset(endpoint: str) -> int:
+    """How far a devnet's clock runs ahead of this machine's (for NetworkChain.clock_offset)."""
+    url = endpoint.rstrip("/").removesuffix(API_PREFIX) + "/devnet/info"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        now = int(json.load(response)["result"]["now"])
+    return max(now - int(time.time()), 0)
 
 
 # -- wallets ----------------------------------------------------------------------------------

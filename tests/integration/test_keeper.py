@@ -16,7 +16,6 @@ import httpx
 import pytest
 from ton_core import Address, Cell
 from tonutils.contracts import WalletV4R2
-from tonutils.contracts.wallet.versions import v4 as tonutils_v4
 from typer.testing import CliRunner
 
 from cocoon_pool.chain.emulator import Wallet
@@ -355,13 +354,6 @@ PARAMS = PoolParams(oracle_key=SIGNER.public_key)
 def test_cli_keeps_a_pool_on_the_devnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     admin_words, keeper_words = words(), words()
     net = Devnet.create(admin_words)
-    # tonutils signs each transfer valid until wall time + 60 s; the devnet's clock runs ahead
-    # by what the test advanced it, so the wallets must count from the devnet's clock.
-    monkeypatch.setattr(
-        tonutils_v4,
-        "calc_valid_until",
-        lambda seqno, ttl=60: int(time.time()) + net.offset + ttl,
-    )
     with serve(net) as url, NetworkChain(url, poll_interval=0.02, trace_timeout=30) as chain:
         admin = chain.wallet(admin_words, "admin")
         pool, trace = Pool.deploy(chain, admin, PARAMS, ton(10))

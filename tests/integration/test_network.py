@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from ton_core import Address
 from tonutils.contracts import WalletV4R2
 
 from cocoon_pool.chain.decode import transaction_from_boc
@@ -15,7 +16,7 @@ from cocoon_pool.chain.types import raw_address
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.pool import Pool, PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
-from cocoon_pool.devnet import Devnet, serve
+from cocoon_pool.devnet import Devnet, clock_offset, serve
 from cocoon_pool.sandbox import PoolSandbox
 
 SIGNER = OracleSigner.from_seed_text("network-oracle")
@@ -99,3 +100,19 @@ def test_transactions_decode_to_what_the_emulator_reported(
             original = emulated[tx.hash]
             assert tx.lt == original.lt and tx.out_messages == original.out_messages
             assert transaction_from_boc(original.boc).exit_code == original.exit_code
+
+
+def test_transfers_follow_the_network_clock_after_the_devnet_moved_on(
+    network: tuple[Devnet, NetworkChain],
+) -> None:
+    """A wallet signs its transfer valid for 60 s of the network's time: once the devnet's
+    clock is a week ahead, the chain must be told (clock_offset) or the wallet refuses."""
+    net, chain = network
+    with net.lock:
+        net.advance(7 * 86_400)
+    chain.clock_offset = clock_offset(chain.endpoint)
+    assert chain.clock_offset >= 7 * 86_400
+    wallet = funded(chain, "after-a-week", ton(2))
+    trace = wallet.send(Address("0:" + "55" * 32), ton(1), bounce=False)
+    assert trace[0].success and trace[0].in_message is not None
+    assert trace[0].in_message.kind == "external-in"

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from ton_core import Address, Cell, NetworkGlobalID, Slice, StateInit, begin_cell
+from ton_core import Address, Cell, NetworkGlobalID, Slice, StateInit, WalletV4Params, begin_cell
 from tonutils.clients import ToncenterClient
 from tonutils.contracts import WalletV4R2
 
@@ -41,6 +41,8 @@ from cocoon_pool.errors import ChainError, GetMethodError
 
 T = TypeVar("T")
 
+# How long a signed transfer stays valid (the wallet refuses it later): tonutils' own default.
+TRANSFER_VALID_FOR = 60
 # tonutils pages the history 100 at a time until it reaches the lower bound or this many.
 ALL = 10**9
 
@@ -55,8 +57,12 @@ class NetworkChain:
         api_key: str | None = None,
         poll_interval: float = 1.0,
         trace_timeout: float = 120.0,
+        clock_offset: int = 0,
     ) -> None:
         self.endpoint = endpoint
+        # Seconds the network's clock runs ahead of this machine's: 0 on real networks; a
+        # devnet moved forward (/devnet/advance) rejects transfers that expire by wall time.
+        self.clock_offset = clock_offset
         self.poll_interval = poll_interval
         self.trace_timeout = trace_timeout
         self._loop = asyncio.new_event_loop()
@@ -244,9 +250,14 @@ class NetworkWallet:
         init = StateInit(code=state_init[0], data=state_init[1]) if state_init else None
         dest = to if isinstance(to, Address) else Address(to)
 
+        valid_until = int(time.time()) + self.chain.clock_offset + TRANSFER_VALID_FOR
+        params = WalletV4Params(valid_until=valid_until)
+
         async def transfer() -> None:
             await self._wallet.refresh()
-            await self._wallet.transfer(dest, value, body=body, state_init=init, bounce=bounce)
+            await self._wallet.transfer(
+                dest, value, body=body, state_init=init, bounce=bounce, params=params
+            )
 
         self.chain._run(transfer())
         deadline = time.monotonic() + self.chain.trace_timeout

@@ -18,6 +18,7 @@ from cocoon_pool.cli.output import print_json, report_error
 from cocoon_pool.errors import CocoonPoolError
 
 if TYPE_CHECKING:
+    from cocoon_pool.chain.network import NetworkChain
     from cocoon_pool.keeper.core import StepResult
     from cocoon_pool.pool_config import PoolFile
 
@@ -90,6 +91,18 @@ def chain_clock(pool_file: PoolFile) -> Callable[[], int]:
             return int(time.time())  # a local node that is not our devnet
 
     return devnet_now
+
+
+def synced_clock(chain: NetworkChain, clock: Callable[[], int]) -> Callable[[], int]:
+    """The keeper's clock, also telling the chain how far the network runs ahead of this
+    machine, so the wallet's signed transfers expire by the network's time, not ours."""
+
+    def now() -> int:
+        value = clock()
+        chain.clock_offset = max(value - int(time.time()), 0)
+        return value
+
+    return now
 
 
 @keeper_app.command("run")
@@ -208,7 +221,7 @@ def run(
             pool=pool,
             sessions=sessions,
             reports=reports,
-            clock=chain_clock(pool_file),
+            clock=synced_clock(chain, chain_clock(pool_file)),
             settings=KeeperSettings(
                 settle_seconds=settle_seconds,
                 backoff_base=backoff,
