@@ -16,40 +16,23 @@ from cocoon_pool.cli.app import main
 from cocoon_pool.contracts.addresses import derive_pool_addresses
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.deploy import expected_code_hashes
-from cocoon_pool.devnet import Devnet, serve
+from cocoon_pool.devnet import Devnet
 from cocoon_pool.pool_config import load_pool_file
+from network_fixtures import devnet_admin, pool_toml, serve_devnet, write_pool_toml
 
 ADMIN_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 SIGNER = OracleSigner.from_seed_text("deploy-oracle")
+ENV = "DEPLOY_TEST_WORDS"
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[tuple[Devnet, str]]:
-    net = Devnet.create(ADMIN_WORDS)
-    with serve(net) as url:
-        yield net, url
+    yield from serve_devnet(ADMIN_WORDS)
 
 
 def write_config(tmp_path: Path, url: str, admin: str, pool_id: int = 0) -> Path:
-    path = tmp_path / "pool.toml"
-    path.write_text(
-        f"""network = "local"
-
-[api]
-endpoint = "{url}"
-
-[wallet]
-mnemonic_env = "DEPLOY_TEST_WORDS"
-
-[roles]
-admin = "{admin}"
-
-[pool]
-id = {pool_id}
-oracle_keys = ["{SIGNER.public_key:064x}"]
-"""
-    )
-    return path
+    text = pool_toml(url, admin, mnemonic_env=ENV, oracle_key=SIGNER.public_key, pool_id=pool_id)
+    return write_pool_toml(tmp_path, text)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -64,10 +47,8 @@ def test_deploy_verifies_records_and_is_idempotent(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    net, url = endpoint
-    assert net.faucet is not None
-    monkeypatch.setenv("DEPLOY_TEST_WORDS", " ".join(ADMIN_WORDS))
-    config = write_config(tmp_path, url, raw_address(net.faucet))
+    _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
+    config = write_config(tmp_path, url, admin)
     pool_file = load_pool_file(config)
     expected = derive_pool_addresses(pool_file.admin, pool_file.params(), pool_file.pauser)
 
@@ -105,7 +86,7 @@ def test_deploy_refuses_a_wallet_that_is_not_the_admin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, url = endpoint
-    monkeypatch.setenv("DEPLOY_TEST_WORDS", " ".join(ADMIN_WORDS))
+    monkeypatch.setenv(ENV, " ".join(ADMIN_WORDS))
     config = write_config(tmp_path, url, "0:" + "77" * 32, pool_id=1)
     code, _, err = run(["deploy", "--config", str(config)], capsys)
     assert code == 2
@@ -136,10 +117,8 @@ def test_status_reads_a_deployed_pool(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    net, url = endpoint
-    assert net.faucet is not None
-    monkeypatch.setenv("DEPLOY_TEST_WORDS", " ".join(ADMIN_WORDS))
-    config = write_config(tmp_path, url, raw_address(net.faucet), pool_id=7)
+    _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
+    config = write_config(tmp_path, url, admin, pool_id=7)
     code, _, err = run(["deploy", "--config", str(config), "--json"], capsys)
     assert code == 0, err
     code, out, err = run(["status", "--config", str(config), "--json"], capsys)

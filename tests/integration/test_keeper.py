@@ -35,6 +35,7 @@ from cocoon_pool.oracle.db import open_database as open_oracle_database
 from cocoon_pool.oracle.models import Report
 from cocoon_pool.oracle.reports import signed_body
 from cocoon_pool.sandbox import PoolSandbox
+from network_fixtures import pool_toml, write_pool_toml
 
 METRICS = {
     "alice": MemberMetrics(running_seconds=604_800, gpu_score=100, uptime_bps=9900, outages=0),
@@ -373,29 +374,22 @@ def test_cli_keeps_a_pool_on_the_devnet(tmp_path: Path, monkeypatch: pytest.Monk
         pool.send_income(admin, INCOME).assert_success()
         oracle_db = f"sqlite:///{tmp_path / 'oracle.db'}"
         store_reports(oracle_db, SIGNER, pool.distribution, members, 1, global_id=chain.global_id)
-        config = tmp_path / "pool.toml"
-        config.write_text(
-            f"""network = "local"
-
-[api]
-endpoint = "{url}"
-
-[wallet]
-mnemonic_env = "KEEPER_TEST_WORDS"
-
-[roles]
-admin = "{raw_address(admin.address)}"
-
-[pool]
-oracle_keys = ["{SIGNER.public_key:064x}"]
-
+        # The keeper's own sections follow the pool's (its database, the deployed addresses).
+        extra = f"""
 [addresses]
 operator = "{raw_address(pool.operator)}"
 
 [database]
 url = "sqlite:///keeper.db"
 """
+        text = pool_toml(
+            url,
+            raw_address(admin.address),
+            mnemonic_env="KEEPER_TEST_WORDS",
+            oracle_key=SIGNER.public_key,
+            extra=extra,
         )
+        config = write_pool_toml(tmp_path, text)
         monkeypatch.setenv("KEEPER_TEST_WORDS", " ".join(keeper_words))
         argv = ["run", "--once", "--config", str(config), "--oracle-db", oracle_db]
         argv += ["--no-metrics", "--settle-seconds", "0", "--slack", "0", "--json", "--log-json"]

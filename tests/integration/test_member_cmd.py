@@ -23,37 +23,25 @@ from cocoon_pool.contracts.addresses import derive_pool_addresses
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.pool import Pool
 from cocoon_pool.contracts.reports import OracleSigner
-from cocoon_pool.devnet import Devnet, serve
+from cocoon_pool.devnet import Devnet
 from cocoon_pool.member_links import parse_transfer_link
 from cocoon_pool.pool_config import load_pool_file
+from network_fixtures import devnet_admin, pool_toml, serve_devnet, write_pool_toml
 
 ADMIN_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 MEMBER_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 SIGNER = OracleSigner.from_seed_text("member-cmd-oracle")
+ADMIN_ENV = "MEMBER_CMD_ADMIN_WORDS"
 MEMBER = Address("0:" + "55" * 32)
 WORKER = Address("0:" + "77" * 32)
 NODE_WALLET = Address("0:" + "88" * 32)
 
 
 def write_config(tmp_path: Path, url: str, admin: str, network: str = "local") -> Path:
-    path = tmp_path / "pool.toml"
-    path.write_text(
-        f"""network = "{network}"
-
-[api]
-endpoint = "{url}"
-
-[wallet]
-mnemonic_env = "MEMBER_CMD_ADMIN_WORDS"
-
-[roles]
-admin = "{admin}"
-
-[pool]
-oracle_keys = ["{SIGNER.public_key:064x}"]
-"""
+    text = pool_toml(
+        url, admin, mnemonic_env=ADMIN_ENV, oracle_key=SIGNER.public_key, network=network
     )
-    return path
+    return write_pool_toml(tmp_path, text)
 
 
 def invoke(argv: list[str]) -> Result:
@@ -164,9 +152,7 @@ def test_errors_are_one_line_exit_2(argv: list[str], words: str, tmp_path: Path)
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[tuple[Devnet, str]]:
-    net = Devnet.create(ADMIN_WORDS)
-    with serve(net) as url:
-        yield net, url
+    yield from serve_devnet(ADMIN_WORDS)
 
 
 def test_register_bind_and_a_refused_claim_on_the_local_network(
@@ -175,13 +161,11 @@ def test_register_bind_and_a_refused_claim_on_the_local_network(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    net, url = endpoint
-    assert net.faucet is not None
+    net, url, admin = devnet_admin(endpoint, monkeypatch, ADMIN_ENV, ADMIN_WORDS)
     with net.lock:  # the server's threads use the chain too
         member = net.fund_wallet(MEMBER_WORDS, ton(100))
-    monkeypatch.setenv("MEMBER_CMD_ADMIN_WORDS", " ".join(ADMIN_WORDS))
     monkeypatch.setenv("MEMBER_CMD_WORDS", " ".join(MEMBER_WORDS))
-    config = write_config(tmp_path, url, raw_address(net.faucet))
+    config = write_config(tmp_path, url, admin)
     assert main(["deploy", "--config", str(config), "--json"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     send = ["--config", str(config), "--send", "--mnemonic-env", "MEMBER_CMD_WORDS"]

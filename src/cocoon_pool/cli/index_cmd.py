@@ -6,18 +6,22 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cocoon_pool.cli.output import console, error_console, print_json, report_error, tons
-from cocoon_pool.errors import CocoonPoolError
+from cocoon_pool.cli.output import (
+    console,
+    error_console,
+    one_line_errors,
+    print_json,
+    tons,
+)
+from cocoon_pool.signals import on_stop_signals
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,34 +50,15 @@ DatabaseOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Our errors as one line plus a hint (exit 2 for usage, 1 otherwise), also when the
-    sub-app runs on its own (CliRunner), never a traceback."""
-    try:
-        yield
-    except CocoonPoolError as exc:
-        raise typer.Exit(report_error(exc)) from None
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event) -> AbstractContextManager[None]:
     """SIGINT/SIGTERM end the loop after the pass in progress (its pages are committed)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
+    def handler(signum: int) -> None:
         name = signal.Signals(signum).name
         error_console.print(f"received {name}: finishing the current pass", highlight=False)
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return on_stop_signals(handler)
 
 
 def _short(address: str | None) -> str:
@@ -180,7 +165,7 @@ def index(
     )
     from cocoon_pool.indexer import index as index_loop  # noqa: PLC0415
 
-    with _one_line_errors():
+    with one_line_errors():
         if demo and pool is not None:
             raise IndexerUsageError(
                 "--demo deploys its own pool", "leave out --pool, or leave out --demo"
@@ -429,7 +414,7 @@ def history(
     )
     from cocoon_pool.indexer.db import sqlite_path  # noqa: PLC0415
 
-    with _one_line_errors():
+    with one_line_errors():
         explorer_url("embedded", "", explorer)  # validates --explorer before any work
         member_raw = parse_address(member) if member is not None else None
         pool_raw = parse_address(pool) if pool is not None else None

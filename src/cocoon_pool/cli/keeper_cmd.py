@@ -3,19 +3,17 @@ every member's payout, on schedule and idempotently (docs/keeper.md)."""
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cocoon_pool.cli.output import print_json, report_error
-from cocoon_pool.errors import CocoonPoolError
+from cocoon_pool.cli.output import one_line_errors, print_json
+from cocoon_pool.signals import on_stop_signals
 
 if TYPE_CHECKING:
     from cocoon_pool.chain.network import NetworkChain
@@ -39,24 +37,10 @@ def _keeper() -> None:
     # A callback keeps `run` a subcommand (Typer would otherwise fold a one-command app).
 
 
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Our errors as one line plus a hint (exit 2 for usage, 1 otherwise), also when the
-    sub-app runs on its own (CliRunner), never a traceback."""
-    try:
-        yield
-    except CocoonPoolError as exc:
-        raise typer.Exit(report_error(exc)) from None
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event) -> AbstractContextManager[None]:
     """SIGINT/SIGTERM end the loop after the step in progress (its outcome is recorded)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
+    def handler(signum: int) -> None:
         import logging  # noqa: PLC0415
 
         from cocoon_pool.keeper.logs import LOGGER_NAME  # noqa: PLC0415
@@ -66,12 +50,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
         )
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return on_stop_signals(handler)
 
 
 def chain_clock(pool_file: PoolFile) -> Callable[[], int]:
@@ -175,7 +154,7 @@ def run(
     log = logging.getLogger(logs.LOGGER_NAME)
     totals: dict[str, int] = {}
     last: StepResult | None = None
-    with _one_line_errors(), ExitStack() as stack:
+    with one_line_errors(), ExitStack() as stack:
         pool_file = load_pool_file(config)
         if pool_file.endpoint is None:
             raise KeeperUsageError(

@@ -10,8 +10,7 @@ trace and reports success, or the contract's refusal by name.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,7 +21,13 @@ from ton_core.crypto.keys import mnemonic_is_valid
 
 from cocoon_pool import member_links as links
 from cocoon_pool.cli.info_cmd import parse_ton
-from cocoon_pool.cli.output import console, error_console, print_json, report_error, tons
+from cocoon_pool.cli.output import (
+    console,
+    error_console,
+    one_line_errors,
+    print_json,
+    tons,
+)
 from cocoon_pool.contracts.addresses import friendly, parse_address, raw
 from cocoon_pool.errors import CocoonPoolError, TransactionFailed, UsageError
 
@@ -88,19 +93,6 @@ class _Common:
 
 # Builds the message once the member is known (None only for register, which needs none).
 _Build = Callable[["links.PoolTargets", Address | None], "links.MemberMessage"]
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Our errors as one line (plus hint) on stderr, exit 2 for usage and 1 otherwise.
-
-    Why here and not only in ``main``: the sub-app also runs directly (CliRunner), and a bad
-    option must never end in a traceback there either.
-    """
-    try:
-        yield
-    except CocoonPoolError as exc:
-        raise typer.Exit(report_error(exc)) from None
 
 
 def _read_mnemonic(env: str | None, file: Path | None) -> list[str]:
@@ -311,7 +303,7 @@ def register_command(  # noqa: PLR0917 (a Typer command takes one parameter per 
     as_json: JsonOption = False,
 ) -> None:
     """Join the pool with a stake: RegisterParticipant to the registry."""
-    with _one_line_errors():
+    with one_line_errors():
         common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
         amount = parse_ton(stake, "stake")
 
@@ -347,7 +339,7 @@ def bind_command(  # noqa: PLR0917
     as_json: JsonOption = False,
 ) -> None:
     """Name your Cocoon worker (and node wallet): BindWorker to your participant contract."""
-    with _one_line_errors():
+    with one_line_errors():
         common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
         worker_address = parse_address(worker, "worker")
         node = parse_address(node_wallet, "node wallet") if node_wallet else None
@@ -372,7 +364,7 @@ def claim_command(  # noqa: PLR0917
     as_json: JsonOption = False,
 ) -> None:
     """Pull an epoch's reward yourself (any amount): ClaimRewards to your participant contract."""
-    with _one_line_errors():
+    with one_line_errors():
         common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
 
         def build(targets: links.PoolTargets, who: Address | None) -> links.MemberMessage:
@@ -381,61 +373,48 @@ def claim_command(  # noqa: PLR0917
         _run(common, build, needs_member=True)
 
 
-@member_app.command("claim-pending")
-def claim_pending_command(  # noqa: PLR0917
-    config: ConfigOption,
-    member: MemberOption = None,
-    send: SendOption = False,
-    mnemonic_env: MnemonicEnvOption = None,
-    mnemonic_file: MnemonicFileOption = None,
-    query_id: QueryIdOption = 0,
-    as_json: JsonOption = False,
+# The commands that take nothing but the common options differ only in name, help and the
+# message they build; one definition keeps their options and error handling in step.
+_SIMPLE_COMMANDS: tuple[
+    tuple[str, str, Callable[[links.PoolTargets, Address, int], links.MemberMessage]], ...
+] = (
+    (
+        "claim-pending",
+        "Take out your whole pending amount, however small: ClaimPending.",
+        links.claim_pending,
+    ),
+    ("unregister", "Leave: RequestUnregister starts the unbonding period.", links.unregister),
+    ("withdraw", "After unbonding, take your stake back: WithdrawStake.", links.withdraw),
+)
+
+
+def _add_simple_command(
+    name: str,
+    help_text: str,
+    builder: Callable[[links.PoolTargets, Address, int], links.MemberMessage],
 ) -> None:
-    """Take out your whole pending amount, however small: ClaimPending."""
-    with _one_line_errors():
-        common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
+    def command(  # noqa: PLR0917
+        config: ConfigOption,
+        member: MemberOption = None,
+        send: SendOption = False,
+        mnemonic_env: MnemonicEnvOption = None,
+        mnemonic_file: MnemonicFileOption = None,
+        query_id: QueryIdOption = 0,
+        as_json: JsonOption = False,
+    ) -> None:
+        with one_line_errors():
+            common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
 
-        def build(targets: links.PoolTargets, who: Address | None) -> links.MemberMessage:
-            return links.claim_pending(targets, _needs(who), query_id)
+            def build(targets: links.PoolTargets, who: Address | None) -> links.MemberMessage:
+                return builder(targets, _needs(who), query_id)
 
-        _run(common, build, needs_member=True)
+            _run(common, build, needs_member=True)
 
-
-@member_app.command("unregister")
-def unregister_command(  # noqa: PLR0917
-    config: ConfigOption,
-    member: MemberOption = None,
-    send: SendOption = False,
-    mnemonic_env: MnemonicEnvOption = None,
-    mnemonic_file: MnemonicFileOption = None,
-    query_id: QueryIdOption = 0,
-    as_json: JsonOption = False,
-) -> None:
-    """Leave: RequestUnregister starts the unbonding period."""
-    with _one_line_errors():
-        common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
-
-        def build(targets: links.PoolTargets, who: Address | None) -> links.MemberMessage:
-            return links.unregister(targets, _needs(who), query_id)
-
-        _run(common, build, needs_member=True)
+    # Typer takes the help from the docstring; the name only shows in tracebacks.
+    command.__doc__ = help_text
+    command.__name__ = command.__qualname__ = f"{name.replace('-', '_')}_command"
+    member_app.command(name)(command)
 
 
-@member_app.command("withdraw")
-def withdraw_command(  # noqa: PLR0917
-    config: ConfigOption,
-    member: MemberOption = None,
-    send: SendOption = False,
-    mnemonic_env: MnemonicEnvOption = None,
-    mnemonic_file: MnemonicFileOption = None,
-    query_id: QueryIdOption = 0,
-    as_json: JsonOption = False,
-) -> None:
-    """After unbonding, take your stake back: WithdrawStake."""
-    with _one_line_errors():
-        common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
-
-        def build(targets: links.PoolTargets, who: Address | None) -> links.MemberMessage:
-            return links.withdraw(targets, _needs(who), query_id)
-
-        _run(common, build, needs_member=True)
+for _name, _help, _builder in _SIMPLE_COMMANDS:
+    _add_simple_command(_name, _help, _builder)

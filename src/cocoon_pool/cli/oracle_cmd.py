@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,8 +11,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from cocoon_pool.cli.output import console, error_console, print_json, report_error
-from cocoon_pool.errors import CocoonPoolError
+from cocoon_pool.cli.output import console, error_console, one_line_errors, print_json
 
 if TYPE_CHECKING:
     from cocoon_pool.oracle.config import OracleConfig
@@ -35,19 +32,6 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The oracle's TOML configuration file.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Our errors as one line on stderr: exit 2 for bad config or usage, 1 otherwise.
-
-    Why here and not only in ``main``: the sub-app is also run directly (CliRunner, other
-    entry points), and a bad config must never end in a traceback there either.
-    """
-    try:
-        yield
-    except CocoonPoolError as exc:
-        raise typer.Exit(report_error(exc)) from None
 
 
 def _tps(mtps: int | None) -> str:
@@ -119,7 +103,7 @@ def sample(config: ConfigOption, as_json: JsonOption = False) -> None:
     """Poll every member once now and store the samples."""
     from cocoon_pool.oracle import Oracle, load_config  # noqa: PLC0415
 
-    with _one_line_errors():
+    with one_line_errors():
         cfg = load_config(config)
         with Oracle(cfg) as oracle:
             record = oracle.poll()
@@ -150,7 +134,7 @@ def run(
             handlers=[RichHandler(console=error_console, show_path=False)],
         )
     stop = StopFlag()
-    with _one_line_errors():
+    with one_line_errors():
         cfg = load_config(config)
         with Oracle(cfg) as oracle, stop_on_signals(stop):
             summary = oracle.run(stop, iterations=1 if once else iterations)
@@ -212,7 +196,7 @@ def report(
     """Compute, sign and store every member's report for an ended epoch (once per member)."""
     from cocoon_pool.oracle import Oracle, load_config  # noqa: PLC0415
 
-    with _one_line_errors():
+    with one_line_errors():
         cfg = load_config(config)
         with Oracle(cfg) as oracle:
             window = oracle.window(epoch, start, length)

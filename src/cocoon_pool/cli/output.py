@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+import typer
 from rich.console import Console
 
 from cocoon_pool.errors import CocoonPoolError, UsageError
@@ -41,6 +44,20 @@ def report_error(exc: CocoonPoolError) -> int:
     if exc.hint:
         _say(f"hint: {exc.hint}")
     return 1
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Our errors as one line plus a hint (exit 2 for usage, 1 otherwise), never a traceback.
+
+    Why in each command and not only in ``main``: the sub-apps also run on their own
+    (CliRunner, other entry points), and a bad option or config must not end in a traceback
+    there either.
+    """
+    try:
+        yield
+    except CocoonPoolError as exc:
+        raise typer.Exit(report_error(exc)) from None
 
 
 def _say(line: str) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cocoon_pool import database
 from cocoon_pool.oracle.errors import OracleConfigError, OracleDatabaseError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -43,50 +43,23 @@ def resolve_database_url(url: str, base_dir: Path) -> str:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    # WAL lets `oracle report` read while `oracle run` writes; busy_timeout waits for locks
-    # instead of failing immediately.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 def make_engine(url: str) -> Engine:
-    try:
-        engine = create_engine(url)
-    except (ArgumentError, SQLAlchemyError, ImportError) as exc:
-        raise OracleConfigError(
-            f"cannot use database {url!r}: {exc}",
-            "check database_url; PostgreSQL needs its driver installed (e.g. psycopg)",
-        ) from exc
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+    return database.engine_from_url(
+        url,
+        usage_error=OracleConfigError,
+        hint="check database_url; PostgreSQL needs its driver installed (e.g. psycopg)",
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # Percent signs in passwords would be read as interpolation by configparser.
-    config.set_main_option(
-        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
-    )
-    return config
+    return database.alembic_config(engine, MIGRATIONS_DIR)
 
 
 def upgrade_head(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it already is)."""
-    config = alembic_config(engine)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    except SQLAlchemyError as exc:
-        raise OracleDatabaseError(
-            f"cannot migrate the oracle database {engine.url.render_as_string()}: {exc}",
-            "check that the database exists, is reachable and writable",
-        ) from exc
+    database.upgrade_to_head(
+        engine, alembic_config(engine), component="oracle", database_error=OracleDatabaseError
+    )
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:

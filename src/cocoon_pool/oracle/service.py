@@ -14,10 +14,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from types import FrameType, TracebackType
+from types import TracebackType
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +31,7 @@ from cocoon_pool.oracle.metrics import EpochWindow
 from cocoon_pool.oracle.models import Poll, Report, Sample
 from cocoon_pool.oracle.poller import PollResult, PollSettings, PollVerdict, judge_poll, poll_once
 from cocoon_pool.oracle.reports import StoredReport, store_report
+from cocoon_pool.signals import on_stop_signals
 
 log = logging.getLogger("cocoon_pool.oracle")
 
@@ -55,23 +56,14 @@ class StopFlag:
         return not self._event.wait(max(0.0, seconds))
 
 
-@contextmanager
-def stop_on_signals(stop: StopFlag) -> Iterator[None]:
+def stop_on_signals(stop: StopFlag) -> AbstractContextManager[None]:
     """Route SIGINT and SIGTERM to ``stop`` (main thread only), restoring the old handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
+    def handler(signum: int) -> None:
         log.info("received %s: finishing the current poll", signal.Signals(signum).name)
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return on_stop_signals(handler)
 
 
 @dataclass(frozen=True)
