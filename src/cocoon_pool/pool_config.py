@@ -291,6 +291,7 @@ class PoolTable(_Schema):
     min_operator_stake_ton: Nanotons = _DEFAULTS.min_operator_stake
     oracle_keys: Annotated[list[OracleKey], Field(min_length=1)]
     oracle_quorum: Annotated[int, Field(ge=0, le=255)] = _DEFAULTS.oracle_quorum
+    member_cap: Annotated[int, Field(ge=0, le=U32_MAX)] = _DEFAULTS.member_cap
 
 
 class AddressesTable(_Schema):
@@ -365,6 +366,7 @@ _HINTS = {
     "unbonding": _DURATION_HINT,
     "oracle_keys": 'list the oracles\' ed25519 public keys, e.g. ["<64 hex digits>"]',
     "oracle_quorum": "set oracle_quorum to how many oracle keys must sign, 1..len(oracle_keys)",
+    "member_cap": "set member_cap to how many members the pool admits (0: no cap)",
     "url": "use e.g. sqlite:///pool.db or postgresql://user@host/dbname",
     "poll_interval": f"{_DURATION_HINT}, 1 s..1 day",
 }
@@ -489,6 +491,7 @@ def _params(pool: PoolTable, path: Path) -> PoolParams:
         unbonding_seconds=pool.unbonding,
         min_payout=pool.min_payout_ton,
         min_operator_stake=pool.min_operator_stake_ton,
+        member_cap=pool.member_cap,
     )
     try:
         check_params(params)

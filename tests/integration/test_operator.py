@@ -491,7 +491,7 @@ def test_upgrade_to_an_unknown_target_is_refused(sandbox: PoolSandbox, counter_c
 
 
 def test_unknown_change_kind_is_refused(sandbox: PoolSandbox) -> None:
-    bogus = begin_cell().store_uint(0x08, 8).store_uint(1_200, 16).end_cell()
+    bogus = begin_cell().store_uint(0x09, 8).store_uint(1_200, 16).end_cell()
     send_refused(
         sandbox,
         sandbox.admin,

@@ -28,7 +28,9 @@ from cocoon_pool.contracts.events import (
     trace_events,
 )
 from cocoon_pool.contracts.exit_codes import code
-from cocoon_pool.contracts.pool import pool_codes
+from cocoon_pool.contracts.pool import PoolParams, pool_codes
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
 from tracing import assert_refused_and_refunded, gain, one_event, payer_cost, same, storage_paid
 
@@ -622,3 +624,73 @@ def test_registry_outlives_years_of_storage(sandbox: PoolSandbox) -> None:
     assert chain.get_balance(pool.registry) == floor
     info = pool.registry_info()
     assert (info.member_count, info.total_stake) == (10, 10 * sb.params.min_stake)
+
+
+# ---------------------------------------------------------------- member cap (gradual rollout)
+
+
+def capped(cap: int) -> PoolSandbox:
+    signer = OracleSigner.from_seed_text("cocoon-pool-oracle")
+    return PoolSandbox.create(params=PoolParams(oracle_key=signer.public_key, member_cap=cap))
+
+
+def register_value(sb: PoolSandbox) -> int:
+    return sb.params.min_stake + fee("PARTICIPANT_STORAGE_RESERVE") + fee("REGISTER_FEE")
+
+
+def test_the_member_cap_refuses_the_join_beyond_it() -> None:
+    sb = capped(2)
+    sb.add_member("a")
+    sb.add_member("b")
+    late = sb.wallet("late")
+    before, registry_before = late.balance, sb.chain.get_balance(sb.pool.registry)
+    trace = sb.pool.register(late, sb.params.min_stake)
+    assert_refused_and_refunded(
+        trace,
+        sb.chain,
+        late,
+        sb.pool.registry,
+        value=register_value(sb),
+        expected=code("MEMBER_CAP_REACHED"),
+        payer_before=before,
+        contract_before=registry_before,
+    )
+    info = sb.pool.registry_info()
+    assert (info.member_count, info.member_cap, info.joining) == (2, 2, 0)
+    assert sb.chain.get_state(sb.pool.participant_address(late.address)).status == "nonexist"
+
+
+def test_joins_in_flight_count_against_the_cap() -> None:
+    """Two registrations racing for the last place: the second is refused even while the
+    first is still on its way to the member's contract (its confirmation held back)."""
+    sb = capped(1)
+    first, second = sb.wallet("first"), sb.wallet("second")
+    limit = sb.chain.max_trace_transactions
+    sb.chain.max_trace_transactions = 2  # the wallet and the registry; InitParticipant is held
+    with pytest.raises(ChainError):
+        sb.pool.register(first, sb.params.min_stake)
+    sb.chain.max_trace_transactions = limit
+    (held,) = sb.chain.transactions[-1].internal_out
+    assert sb.pool.registry_info().joining == 1
+    trace = sb.pool.register(second, sb.params.min_stake)
+    assert trace.find(sb.pool.registry).exit_code == code("MEMBER_CAP_REACHED")
+    sb.chain.send_message(held.cell).assert_success()
+    info = sb.pool.registry_info()
+    assert (info.member_count, info.joining) == (1, 0)
+    assert sb.pool.participant_info(first.address).registered
+
+
+def test_the_cap_is_raised_under_the_timelock() -> None:
+    sb = capped(1)
+    sb.add_member("a")
+    trace = sb.pool.propose_change(sb.admin, m.ChangeMemberCap(cap=3)).assert_success()
+    assert sb.pool.pending_change().apply_after == sb.chain.now + sb.params.timelock_seconds
+    assert trace.find(sb.pool.operator).success
+    refused = sb.pool.register(sb.wallet("b"), sb.params.min_stake)
+    assert refused.find(sb.pool.registry).exit_code == code("MEMBER_CAP_REACHED")
+    sb.chain.advance(sb.params.timelock_seconds)
+    sb.pool.admin_call(sb.admin, m.ApplyChange(query_id=7)).assert_success()
+    assert (sb.pool.pool_info().member_cap, sb.pool.registry_info().member_cap) == (3, 3)
+    sb.add_member("b")
+    sb.add_member("c")
+    assert sb.pool.registry_info().member_count == 3

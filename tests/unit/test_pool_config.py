@@ -27,7 +27,7 @@ KEY1 = "ef" * 32
 EXAMPLE = Path(__file__).parents[2] / "examples" / "pool.toml"
 POOL_KEYS = (
     "id, commission_bps, min_stake_ton, epoch_length, report_grace, timelock, unbonding, "
-    "min_payout_ton, min_operator_stake_ton, oracle_keys, oracle_quorum"
+    "min_payout_ton, min_operator_stake_ton, oracle_keys, oracle_quorum, member_cap"
 )
 
 BASE = f"""\

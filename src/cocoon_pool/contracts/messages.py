@@ -136,6 +136,14 @@ class UpgradeContract(ParameterChange):
     code: Cell = tl(RawCell())
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChangeMemberCap(ParameterChange):
+    """How many members the registry admits (0: no cap): the operator's gradual rollout."""
+
+    PREFIX: ClassVar[int | None] = 0x08
+    cap: int = u(32)
+
+
 PARAMETER_CHANGES: tuple[type[ParameterChange], ...] = (
     ChangeCommission,
     ChangeMinStake,
@@ -144,6 +152,7 @@ PARAMETER_CHANGES: tuple[type[ParameterChange], ...] = (
     ChangeAdmin,
     ChangePauser,
     UpgradeContract,
+    ChangeMemberCap,
 )
 
 
@@ -237,6 +246,7 @@ class InitRegistry(TlbStruct):
     distribution: Address = addr()
     min_stake: int = coins()
     unbonding_seconds: int = u(32)
+    member_cap: int = u(32, 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,6 +275,7 @@ class UpdateRegistryConfig(TlbStruct):
     query_id: int = u(64)
     min_stake: int = coins()
     closing: bool = boolean()
+    member_cap: int = u(32, 0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -47,6 +47,8 @@ class PoolParams:
     min_operator_stake: int = ton(10)
     extra_oracle_keys: tuple[int, ...] = ()
     oracle_quorum: int = 1
+    member_cap: int = 0
+    """How many members the registry admits (0: no cap); raised later under the timelock."""
 
     @property
     def oracle_keys(self) -> tuple[int, ...]:
@@ -64,6 +66,7 @@ class PoolParams:
             min_operator_stake=self.min_operator_stake,
             oracle_quorum=self.oracle_quorum,
             oracle_keys=m.oracle_keys_cell(self.oracle_keys),
+            member_cap=self.member_cap,
         )
 
 

@@ -48,6 +48,7 @@ class PoolConfig(TlbStruct):
     min_operator_stake: int = coins()
     oracle_quorum: int = u(8)
     oracle_keys: Cell | None = tl(RawCell(optional=True))
+    member_cap: int = u(32, 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +98,8 @@ class RegistryStorage(TlbStruct):
     member_count: int = u(32, 0)
     total_stake: int = coins(0)
     ever_joined: int = u(32, 0)
+    member_cap: int = u(32, 0)
+    joining: int = u(32, 0)
     participant_code: Cell = tl(RawCell())
 
 

@@ -67,6 +67,7 @@ class PoolInfo(StackView):
     distribution: Address | None = _addr()
     oracle_quorum: int = _int()
     oracle_keys: Cell | None = _cell()
+    member_cap: int = _int()
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class RegistryInfo(StackView):
     member_count: int = _int()
     total_stake: int = _int()
     ever_joined: int = _int()
+    member_cap: int = _int()
+    joining: int = _int()
 
 
 @dataclass(frozen=True)
