@@ -1,16 +1,24 @@
 """The keeper (`cocoon-pool keeper run`): a whole epoch on the embedded chain, paid exactly as the
 reference model says; crash safety (a simulated kill -9 before and after every chain send, then
-a restart from the keeper's database); /metrics and /healthz; and the CLI over the devnet."""
+a restart from the keeper's database); /metrics and /healthz; the CLI over the devnet; and the
+real `keeper run` process killed with SIGKILL mid-epoch on the devnet, restarted, and audited."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +26,7 @@ from ton_core import Address, Cell
 from tonutils.contracts import WalletV4R2
 from typer.testing import CliRunner
 
+from cocoon_pool.accounting import IncomeTracker
 from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.network import NetworkChain
 from cocoon_pool.chain.types import AddressLike, Trace, raw_address
@@ -26,7 +35,7 @@ from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
 from cocoon_pool.contracts.pool import Pool, PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
-from cocoon_pool.devnet import Devnet, serve
+from cocoon_pool.devnet import Devnet, DevnetError, serve
 from cocoon_pool.economics import MemberMetrics, simulate_epoch
 from cocoon_pool.keeper import Keeper, KeeperSettings, Metrics, open_database, serve_metrics
 from cocoon_pool.keeper.models import STATE_DONE, Action
@@ -352,44 +361,75 @@ SIGNER = OracleSigner.from_seed_text("keeper-oracle")
 PARAMS = PoolParams(oracle_key=SIGNER.public_key)
 
 
-def test_cli_keeps_a_pool_on_the_devnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    admin_words, keeper_words = words(), words()
-    net = Devnet.create(admin_words)
-    with serve(net) as url, NetworkChain(url, poll_interval=0.02, trace_timeout=30) as chain:
-        admin = chain.wallet(admin_words, "admin")
-        pool, trace = Pool.deploy(chain, admin, PARAMS, ton(10))
-        trace.assert_success()
-        members: dict[str, Address] = {}
-        for name in METRICS:
-            member_words = words()
-            with net.lock:
-                net.fund_wallet(member_words, ton(100))
-            wallet = chain.wallet(member_words, name)
-            pool.register(wallet, PARAMS.min_stake).assert_success()
-            pool.bind_worker(wallet, wallet.address).assert_success()
-            pool.verify_member(admin, wallet.address).assert_success()
-            members[name] = wallet.address
+@dataclass
+class DevnetPool:
+    """A pool deployed on a served devnet, ready for a keeper: 3 verified members, income in
+    epoch 1, the oracle's signed reports of epoch 1 stored, and the keeper's pool.toml."""
+
+    pool: Pool
+    members: dict[str, Address]
+    oracle_db: str
+    config: Path
+    keeper_address: Address
+
+
+def devnet_pool(
+    net: Devnet,
+    url: str,
+    chain: NetworkChain,
+    tmp_path: Path,
+    *,
+    admin_words: list[str],
+    keeper_words: list[str],
+) -> DevnetPool:
+    """``admin_words`` are the devnet faucet's; the keeper reads its words from
+    ``KEEPER_TEST_WORDS`` (set it for the keeper)."""
+    admin = chain.wallet(admin_words, "admin")
+    pool, trace = Pool.deploy(chain, admin, PARAMS, ton(10))
+    trace.assert_success()
+    members: dict[str, Address] = {}
+    for name in METRICS:
+        member_words = words()
         with net.lock:
-            keeper_address = net.fund_wallet(keeper_words, ton(100))
-        pool.send_income(admin, INCOME).assert_success()
-        oracle_db = f"sqlite:///{tmp_path / 'oracle.db'}"
-        store_reports(oracle_db, SIGNER, pool.distribution, members, 1, global_id=chain.global_id)
-        # The keeper's own sections follow the pool's (its database, the deployed addresses).
-        extra = f"""
+            net.fund_wallet(member_words, ton(100))
+        wallet = chain.wallet(member_words, name)
+        pool.register(wallet, PARAMS.min_stake).assert_success()
+        pool.bind_worker(wallet, wallet.address).assert_success()
+        pool.verify_member(admin, wallet.address).assert_success()
+        members[name] = wallet.address
+    with net.lock:
+        keeper_address = net.fund_wallet(keeper_words, ton(100))
+    pool.send_income(admin, INCOME).assert_success()
+    oracle_db = f"sqlite:///{tmp_path / 'oracle.db'}"
+    store_reports(oracle_db, SIGNER, pool.distribution, members, 1, global_id=chain.global_id)
+    # The keeper's own sections follow the pool's (its database, the deployed addresses).
+    extra = f"""
 [addresses]
 operator = "{raw_address(pool.operator)}"
 
 [database]
 url = "sqlite:///keeper.db"
 """
-        text = pool_toml(
-            url,
-            raw_address(admin.address),
-            mnemonic_env="KEEPER_TEST_WORDS",
-            oracle_key=SIGNER.public_key,
-            extra=extra,
+    text = pool_toml(
+        url,
+        raw_address(admin.address),
+        mnemonic_env="KEEPER_TEST_WORDS",
+        oracle_key=SIGNER.public_key,
+        extra=extra,
+    )
+    config = write_pool_toml(tmp_path, text)
+    return DevnetPool(pool, members, oracle_db, config, keeper_address)
+
+
+def test_cli_keeps_a_pool_on_the_devnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    admin_words, keeper_words = words(), words()
+    net = Devnet.create(admin_words)
+    with serve(net) as url, NetworkChain(url, poll_interval=0.02, trace_timeout=30) as chain:
+        setup = devnet_pool(
+            net, url, chain, tmp_path, admin_words=admin_words, keeper_words=keeper_words
         )
-        config = write_pool_toml(tmp_path, text)
+        pool, members, oracle_db, config = setup.pool, setup.members, setup.oracle_db, setup.config
+        keeper_address = setup.keeper_address
         monkeypatch.setenv("KEEPER_TEST_WORDS", " ".join(keeper_words))
         argv = ["run", "--once", "--config", str(config), "--oracle-db", oracle_db]
         argv += ["--no-metrics", "--settle-seconds", "0", "--slack", "0", "--json", "--log-json"]
@@ -428,3 +468,233 @@ url = "sqlite:///keeper.db"
         raw_address(members[name]): [share.payout]
         for name, share in zip(METRICS, model.shares, strict=True)
     }
+
+
+# -- kill -9 of the real process, mid-epoch, on the local network ---------------------------
+
+KEEPER_CLI = Path(sys.executable).with_name("cocoon-pool")
+DEADLINE = 60.0
+"""Seconds any one wait may take: generous, for a loaded machine."""
+LogLine = dict[str, object]
+
+
+class KeeperProcess:
+    """`cocoon-pool keeper run` as a child process; its JSON log lines are read as they come,
+    and ``kill_when`` (a log line) sends it SIGKILL from the reading thread at once."""
+
+    def __init__(
+        self, argv: list[str], env: dict[str, str], kill_when: Callable[[LogLine], bool] | None
+    ) -> None:
+        self.lines: list[LogLine] = []
+        self.killed_after: LogLine | None = None
+        self._kill_when = kill_when
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            try:
+                line: LogLine = json.loads(raw)
+            except ValueError:
+                line = {"msg": raw.rstrip()}  # not a log line (a traceback, say)
+            self.lines.append(line)
+            if self._kill_when is not None and self.killed_after is None and self._kill_when(line):
+                self.killed_after = line
+                self.kill()
+
+    def killed(self) -> int:
+        """Wait for a kill -9 that the test arranged; the exit code."""
+        try:
+            return self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the keeper was never killed; its log:\n{self.log_tail()}"
+            ) from None
+
+    def kill(self) -> None:
+        """kill -9: nothing in the keeper runs after this."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=DEADLINE)
+
+    def stop(self) -> int:
+        """SIGTERM: the keeper finishes its step and exits."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=DEADLINE)
+        self._reader.join(timeout=DEADLINE)
+        return code
+
+    def log_tail(self) -> str:
+        return "\n".join(json.dumps(line) for line in self.lines[-25:])
+
+
+def wait_until(what: str, done: Callable[[], bool], keeper: KeeperProcess) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not done():
+        if keeper.proc.poll() is not None and keeper.killed_after is None:
+            raise AssertionError(f"the keeper exited ({keeper.proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; keeper log:\n{keeper.log_tail()}")
+        time.sleep(0.1)
+
+
+def action_states(db: Path) -> dict[tuple[str, str], str]:
+    """(kind, member) -> state, read from the keeper's SQLite file as the keeper writes it."""
+    if not db.exists():
+        return {}
+    with closing(sqlite3.connect(db, timeout=30)) as conn:
+        try:
+            rows = conn.execute("SELECT kind, member, state FROM keeper_actions").fetchall()
+        except sqlite3.OperationalError:
+            return {}  # not migrated yet
+    return {(kind, member): state for kind, member, state in rows}
+
+
+def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 of the real `keeper run` loop, three times in one epoch on the devnet; then the
+    books. The keeper's messages, in order: close, 3 reports, finalize, 3 cranks.
+
+    1. Inside the devnet, right after the chain took the 2nd report and before the keeper hears
+       back: its intent is `sending`, the report is on the chain (a blind retry would be refused
+       with REPORT_REPLAYED).
+    2. As soon as its log shows the first crank sent: it dies somewhere in the 2nd crank (a
+       blind retry after a landed crank would be refused with NOTHING_TO_CLAIM).
+    3. Inside the devnet, when the next crank arrives and before the chain takes it: its
+       intent is `sending`, but nothing left (the member must not be skipped)."""
+    admin_words, keeper_words = words(), words()
+    net = Devnet.create(admin_words)
+    db = tmp_path / "keeper.db"
+    keepers: list[KeeperProcess] = []
+    sends = 0
+    kill_after = 3
+    """kill -9 the keeper once the chain took its 3rd message (close, report, report)."""
+    kill_before: list[KeeperProcess] = []
+    """Armed: kill -9 this keeper when its next message arrives, before the chain takes it."""
+    real_send_boc = net.send_boc
+
+    def send_boc(boc: str) -> dict[str, Any]:
+        nonlocal sends
+        if kill_before:
+            kill_before.pop().kill()
+            raise DevnetError("the sender died", hint="-")  # the message never reached a block
+        answer = real_send_boc(boc)  # the whole trace runs here, on the chain
+        sends += 1
+        if sends == kill_after:
+            keepers[0].kill()  # before the answer leaves: the keeper never learns the outcome
+        return answer
+
+    def on_chain(events: type[RewardSettled]) -> int:
+        with net.lock:
+            return len(trace_events(Trace(tuple(net.chain.transactions[first_tx:])), events))
+
+    def crank_sent(line: LogLine) -> bool:
+        return line.get("event") == "crank" and line.get("msg") == "crank sent"
+
+    def states_by_kind() -> list[tuple[str, str]]:
+        return sorted((kind, state) for (kind, _), state in action_states(db).items())
+
+    with serve(net) as url, NetworkChain(url, poll_interval=0.02, trace_timeout=30) as chain:
+        setup = devnet_pool(
+            net, url, chain, tmp_path, admin_words=admin_words, keeper_words=keeper_words
+        )
+        pool = setup.pool
+        env = {**os.environ, "KEEPER_TEST_WORDS": " ".join(keeper_words)}
+        argv = [str(KEEPER_CLI), "keeper", "run", "--config", str(setup.config)]
+        argv += ["--oracle-db", setup.oracle_db, "--interval", "0.2", "--no-metrics"]
+        argv += ["--settle-seconds", "3", "--backoff", "1", "--slack", "0", "--log-json"]
+        with net.lock:
+            first_tx = len(net.chain.transactions)
+        monkeypatch.setattr(net, "send_boc", send_boc)
+        ledger = pool.ledger()
+        with net.lock:  # epoch 1 is over: the keeper closes it and relays at once
+            net.advance(ledger.epoch_start + ledger.epoch_length - net.chain.now)
+        started = time.monotonic()
+        hits: list[str] = []
+        try:
+            keepers.append(KeeperProcess(argv, env, kill_when=None))
+            assert keepers[-1].killed() == -signal.SIGKILL, keepers[-1].log_tail()
+            assert states_by_kind() == [
+                ("close", "done"),
+                ("report", "done"),
+                ("report", "sending"),
+            ]
+            assert pool.reporting_epoch().reporters == 2  # the 2nd report is on the chain
+            hits.append(f"kill 1 (after send 3): {states_by_kind()}, 2 reports on chain")
+
+            keepers.append(KeeperProcess(argv, env, kill_when=crank_sent))
+            wait_until(
+                "all 3 reports on the chain and recorded",
+                lambda: (
+                    pool.reporting_epoch().reporters == 3
+                    and [state for _, state in states_by_kind()] == ["done"] * 4
+                ),
+                keepers[-1],
+            )
+            reporting = pool.reporting_epoch()
+            with net.lock:  # past the report window: the keeper finalizes and cranks
+                net.advance(reporting.deadline + 1 - net.chain.now)
+            assert keepers[-1].killed() == -signal.SIGKILL
+            assert keepers[-1].killed_after is not None, keepers[-1].log_tail()
+            hits.append(
+                f"kill 2 (log: crank sent): {states_by_kind()}, "
+                f"{on_chain(RewardSettled)} paid on chain"
+            )
+
+            paid = on_chain(RewardSettled)
+            if paid < len(METRICS):  # (a slow log reader may let it pay everyone first)
+                keepers.append(KeeperProcess(argv, env, kill_when=None))
+                kill_before.append(keepers[-1])
+                assert keepers[-1].killed() == -signal.SIGKILL, keepers[-1].log_tail()
+                cranks = [state for kind, state in states_by_kind() if kind == "crank"]
+                assert sorted(cranks) == ["done"] * paid + ["sending"]
+                assert on_chain(RewardSettled) == paid  # that crank never reached the chain
+                hits.append(f"kill 3 (before a crank): {states_by_kind()}, {paid} paid on chain")
+
+            keepers.append(KeeperProcess(argv, env, kill_when=None))
+            wait_until(
+                "every action done",
+                lambda: [state for _, state in states_by_kind()] == ["done"] * SENDS,
+                keepers[-1],
+            )
+            assert keepers[-1].stop() == 0, keepers[-1].log_tail()
+            elapsed = time.monotonic() - started
+            print("\n".join([*hits, f"{len(keepers)} runs in {elapsed:.1f} s"]))  # pytest -s
+        finally:
+            for keeper in keepers:
+                keeper.kill()
+        with net.lock:
+            everything = Trace(tuple(net.chain.transactions[first_tx:]))
+            local = Pool(net.chain, pool.operator)
+            books = IncomeTracker(net.chain, pool.distribution).check(local.ledger())
+        ledger = pool.ledger()
+    # Each action went out exactly once, and the chain refused nothing: no REPORT_REPLAYED,
+    # no NOTHING_TO_CLAIM, no early close or finalize.
+    assert sends == SENDS, hits
+    assert [tx.describe() for tx in everything.failed()] == []
+    [closed] = trace_events(everything, EpochClosed)
+    [finalized] = trace_events(everything, EpochFinalized)
+    model = simulate_epoch(
+        closed.received, PARAMS.commission_bps, finalized.reserve_in, list(METRICS.values())
+    )
+    payouts = {
+        raw_address(setup.members[name]): share.payout
+        for name, share in zip(METRICS, model.shares, strict=True)
+    }
+    assert settled_by_member(everything) == {m: [p] for m, p in payouts.items()}
+    assert ledger.paid == sum(payouts.values())
+    assert (ledger.unsettled, ledger.pending_credit) == (0, 0)
+    assert books.conserved, books
+    states = action_states(db)
+    assert set(states.values()) == {STATE_DONE} and len(states) == SENDS
+    assert {kind for kind, _ in states} == {"close", "report", "finalize", "crank"}
