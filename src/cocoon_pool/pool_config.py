@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -62,6 +62,9 @@ from cocoon_pool.contracts.addresses import check_params, raw
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.errors import UsageError
+
+if TYPE_CHECKING:
+    from cocoon_pool.chain.network import NetworkChain, NetworkWallet
 
 Network = Literal["local", "testnet", "mainnet"]
 DEFAULT_DATABASE_URL = "sqlite:///pool.db"
@@ -143,9 +146,33 @@ class PoolFile:
     indexer_poll_interval: int
     mnemonic_source: SecretSource | None = None
     api_key_source: SecretSource | None = None
+    wallet_version: str = "v4r2"
+    """The signing wallet's contract: v4r2 or v5r1."""
 
     def params(self) -> PoolParams:
         return self.pool_params
+
+    def network_chain(self, **options: Any) -> NetworkChain:
+        """The network back end for this file's endpoint, API key and network."""
+        from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow)
+
+        if self.endpoint is None:
+            raise PoolConfigError(
+                f"{self.path.name} names no API endpoint for the {self.network} network",
+                "set [api] endpoint (for local: start `cocoon-pool devnet` and use its URL)",
+            )
+        key = self.api_key()
+        return NetworkChain(
+            self.endpoint,
+            api_key=None if key is None else key.get_secret_value(),
+            testnet=self.network == "testnet",
+            **options,
+        )
+
+    def signing_wallet(self, chain: NetworkChain, name: str) -> NetworkWallet:
+        """The wallet of this file's mnemonic, of the configured version."""
+        words = self.mnemonic().get_secret_value().split()
+        return chain.wallet(words, name, version=self.wallet_version)
 
     @property
     def address_network(self) -> str:
@@ -270,6 +297,7 @@ class ApiTable(_Schema):
 class WalletTable(_Schema):
     mnemonic_env: EnvName | None = None
     mnemonic_file: NonEmpty | None = None
+    version: Literal["v4r2", "v5r1"] = "v4r2"
 
 
 class RolesTable(_Schema):
@@ -543,6 +571,7 @@ def parse_pool_file(data: Mapping[str, Any], path: Path) -> PoolFile:
             parsed.wallet.mnemonic_file,
         ),
         api_key_source=_secret(path, "api.key", "API key", parsed.api.key_env, parsed.api.key_file),
+        wallet_version=parsed.wallet.version,
     )
 
 

@@ -116,3 +116,16 @@ def test_transfers_follow_the_network_clock_after_the_devnet_moved_on(
     trace = wallet.send(Address("0:" + "55" * 32), ton(1), bounce=False)
     assert trace[0].success and trace[0].in_message is not None
     assert trace[0].in_message.kind == "external-in"
+
+
+def test_a_wallet_v5r1_deploys_itself_and_sends(network: tuple[Devnet, NetworkChain]) -> None:
+    _, chain = network
+    faucet = chain.wallet(FAUCET, "faucet")
+    wallet = chain.wallet(words(), "v5", version="v5r1")
+    faucet.send(wallet.address, ton(3), bounce=False)  # lands on an uninit account
+    recipient = Address("0:" + "56" * 32)
+    trace = wallet.send(recipient, ton(1), bounce=False)
+    first = trace[0]
+    assert first.address_raw == raw_address(wallet.address)
+    assert first.orig_status == "uninit" and first.end_status == "active"
+    assert chain.get_balance(recipient) == ton(1)

@@ -322,7 +322,7 @@ def test_missing_keys_are_errors(
             BASE + "[wallet]\nmnemonic = 'a b c'\n",
             "unknown key wallet.mnemonic",
             "wallet.mnemonic in pool.toml: did you mean mnemonic_env? "
-            "allowed here: mnemonic_env, mnemonic_file",
+            "allowed here: mnemonic_env, mnemonic_file, version",
         ),
     ],
 )

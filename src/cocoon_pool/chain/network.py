@@ -20,9 +20,18 @@ from collections.abc import Awaitable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from ton_core import Address, Cell, NetworkGlobalID, Slice, StateInit, WalletV4Params, begin_cell
+from ton_core import (
+    Address,
+    Cell,
+    NetworkGlobalID,
+    Slice,
+    StateInit,
+    WalletV4Params,
+    WalletV5Params,
+    begin_cell,
+)
 from tonutils.clients import ToncenterClient
-from tonutils.contracts import WalletV4R2
+from tonutils.contracts import WalletV4R2, WalletV5R1
 
 from cocoon_pool.chain.decode import transaction_from_boc
 from cocoon_pool.chain.messages import contract_address
@@ -58,6 +67,7 @@ class NetworkChain:
         poll_interval: float = 1.0,
         trace_timeout: float = 120.0,
         clock_offset: int = 0,
+        testnet: bool = False,
     ) -> None:
         self.endpoint = endpoint
         # Seconds the network's clock runs ahead of this machine's: 0 on real networks; a
@@ -68,11 +78,10 @@ class NetworkChain:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        # The network id only picks the default URL and the wallet signature domain, which is
-        # empty on both L1 networks; the real global id is read from the config below.
-        self._client = ToncenterClient(
-            NetworkGlobalID.MAINNET, api_key=api_key, base_url=endpoint, rps_limit=1000
-        )
+        # The network id picks the wallet v5 subwallet id (it names the network) and the
+        # signature domain (empty on both L1 networks). A devnet runs mainnet's config.
+        network = NetworkGlobalID.TESTNET if testnet else NetworkGlobalID.MAINNET
+        self._client = ToncenterClient(network, api_key=api_key, base_url=endpoint, rps_limit=1000)
         self._run(self._client.connect())
         self._global_id: int | None = None
 
@@ -169,9 +178,12 @@ class NetworkChain:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def wallet(self, mnemonic: Sequence[str], name: str = "wallet") -> NetworkWallet:
-        """The v4r2 wallet of ``mnemonic`` (deployed by its first transfer if it is not yet)."""
-        return NetworkWallet(self, list(mnemonic), name)
+    def wallet(
+        self, mnemonic: Sequence[str], name: str = "wallet", version: str = "v4r2"
+    ) -> NetworkWallet:
+        """The ``version`` (v4r2 or v5r1) wallet of ``mnemonic``; deployed by its first
+        transfer if it is not yet."""
+        return NetworkWallet(self, list(mnemonic), name, version)
 
     def deploy(
         self,
@@ -223,14 +235,29 @@ class NetworkChain:
             time.sleep(self.poll_interval)
 
 
-class NetworkWallet:
-    """A wallet v4r2 on a network, sending like the embedded chain's wallets do."""
+WALLET_VERSIONS = ("v4r2", "v5r1")
 
-    def __init__(self, chain: NetworkChain, mnemonic: list[str], name: str) -> None:
+
+class NetworkWallet:
+    """A wallet v4r2 or v5r1 on a network, sending like the embedded chain's wallets do."""
+
+    def __init__(
+        self, chain: NetworkChain, mnemonic: list[str], name: str, version: str = "v4r2"
+    ) -> None:
+        if version not in WALLET_VERSIONS:
+            raise ChainError(
+                f"unknown wallet version {version!r}", hint="use v4r2 or v5r1 (tonutils' names)"
+            )
         self.chain = chain
         self.name = name
-        self._wallet, _, _, _ = WalletV4R2.from_mnemonic(chain._client, mnemonic)
-        self.address: Address = self._wallet.address
+        self.version = version
+        wallet: WalletV4R2 | WalletV5R1
+        if version == "v5r1":
+            wallet, _, _, _ = WalletV5R1.from_mnemonic(chain._client, mnemonic)
+        else:
+            wallet, _, _, _ = WalletV4R2.from_mnemonic(chain._client, mnemonic)
+        self._wallet = wallet
+        self.address: Address = wallet.address
 
     @property
     def balance(self) -> int:
@@ -251,12 +278,21 @@ class NetworkWallet:
         dest = to if isinstance(to, Address) else Address(to)
 
         valid_until = int(time.time()) + self.chain.clock_offset + TRANSFER_VALID_FOR
-        params = WalletV4Params(valid_until=valid_until)
+        params = (
+            WalletV5Params(valid_until=valid_until)
+            if self.version == "v5r1"
+            else WalletV4Params(valid_until=valid_until)
+        )
 
         async def transfer() -> None:
             await self._wallet.refresh()
             await self._wallet.transfer(
-                dest, value, body=body, state_init=init, bounce=bounce, params=params
+                dest,
+                value,
+                body=body,
+                state_init=init,
+                bounce=bounce,
+                params=params,  # type: ignore[arg-type]
             )
 
         self.chain._run(transfer())

@@ -49,7 +49,6 @@ def deploy_command(
     """Deploy the pool of a pool.toml: dry run on the embedded chain, then the real deploy from
     the admin wallet (found already deployed: only verified), then every code hash and
     get-method checked and deployments/<network>.json written."""
-    from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow import)
     from cocoon_pool.pool_config import load_pool_file  # noqa: PLC0415
 
     pool_file = load_pool_file(config)
@@ -77,11 +76,8 @@ def deploy_command(
         )
     if pool_file.network == "mainnet" and not yes:
         typer.confirm("Deploy this pool to MAINNET with real TON?", abort=True)
-    key = pool_file.api_key()
-    with NetworkChain(
-        pool_file.endpoint, api_key=None if key is None else key.get_secret_value()
-    ) as chain:
-        wallet = chain.wallet(pool_file.mnemonic().get_secret_value().split(), "admin")
+    with pool_file.network_chain() as chain:
+        wallet = pool_file.signing_wallet(chain, "admin")
         if raw_address(wallet.address) != raw_address(pool_file.admin):
             raise UsageError(
                 f"the mnemonic's wallet {friendly(wallet.address, shown)} is not the admin "

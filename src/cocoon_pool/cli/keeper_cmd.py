@@ -137,7 +137,6 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Keep a pool: close due epochs, relay the oracle's reports, finalize, crank payouts."""
-    from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow import)
     from cocoon_pool.contracts.addresses import derive_pool_addresses  # noqa: PLC0415
     from cocoon_pool.contracts.pool import Pool  # noqa: PLC0415
     from cocoon_pool.keeper import logs  # noqa: PLC0415
@@ -166,14 +165,7 @@ def run(
             or derive_pool_addresses(pool_file.admin, pool_file.params(), pool_file.pauser).operator
         )
         words = pool_file.mnemonic().get_secret_value().split()
-        key = pool_file.api_key()
-        chain = stack.enter_context(
-            NetworkChain(
-                pool_file.endpoint,
-                api_key=None if key is None else key.get_secret_value(),
-                poll_interval=0.5,
-            )
-        )
+        chain = stack.enter_context(pool_file.network_chain(poll_interval=0.5))
         pool = Pool(chain, operator)
         known = pool_file.addresses.distribution
         if known is not None and known != pool.distribution:
@@ -181,7 +173,7 @@ def run(
                 f"addresses.distribution in {config.name} is not the operator's distribution",
                 "fix [addresses] (or delete it: the addresses are derived from the roles)",
             )
-        wallet = chain.wallet(words, "keeper")
+        wallet = chain.wallet(words, "keeper", version=pool_file.wallet_version)
         reports = OracleReports(oracle_db, pool.distribution)
         stack.callback(reports.close)
         engine, sessions = open_database(database or pool_file.database_url)

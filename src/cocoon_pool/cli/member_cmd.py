@@ -209,7 +209,6 @@ def _send(
     build: _Build,
     member: Address | None,
 ) -> None:
-    from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow import)
 
     words = _read_mnemonic(common.mnemonic_env, common.mnemonic_file)
     network = pool_file.address_network
@@ -219,11 +218,8 @@ def _send(
             hint="set [api] endpoint (for local: start `cocoon-pool devnet` and use its URL); "
             "or drop --send and use the printed link",
         )
-    key = pool_file.api_key()
-    with NetworkChain(
-        pool_file.endpoint, api_key=None if key is None else key.get_secret_value()
-    ) as chain:
-        wallet = chain.wallet(words, "member")
+    with pool_file.network_chain() as chain:
+        wallet = chain.wallet(words, "member", version=pool_file.wallet_version)
         if member is not None and raw(member) != raw(wallet.address):
             raise UsageError(
                 f"--member {friendly(member, network, bounceable=False)} is not the mnemonic's "

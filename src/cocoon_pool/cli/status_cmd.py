@@ -120,7 +120,6 @@ def status(
 ) -> None:
     """The pool's config, the open epoch and its time left, the pot, pending and owed
     amounts, members and totals, and the keeper's and the oracle's health."""
-    from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow import)
     from cocoon_pool.contracts.addresses import derive_pool_addresses  # noqa: PLC0415
     from cocoon_pool.pool_config import load_pool_file  # noqa: PLC0415
 
@@ -132,11 +131,8 @@ def status(
     operator = pool_file.addresses.operator or (
         derive_pool_addresses(pool_file.admin, pool_file.params(), pool_file.pauser).operator
     )
-    key = pool_file.api_key()
     now = int(time.time())
-    with NetworkChain(
-        pool_file.endpoint, api_key=None if key is None else key.get_secret_value()
-    ) as chain:
+    with pool_file.network_chain() as chain:
         if chain.get_state(operator).status != "active":
             raise CocoonPoolError(
                 f"no pool is deployed at {operator.to_str()}",

@@ -94,6 +94,7 @@ def network_source(network: str, endpoint: str | None, api_key: str | None = Non
     from cocoon_pool.chain.network import NetworkChain  # noqa: PLC0415 (tonutils: slow import)
 
     try:
-        return NetworkSource(network, NetworkChain(endpoint, api_key=api_key))
+        chain = NetworkChain(endpoint, api_key=api_key, testnet=network == "testnet")
+        return NetworkSource(network, chain)
     except ChainError as exc:
         raise IndexerSourceError(exc.message, exc.hint) from exc
