@@ -24,11 +24,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from tonutils.contracts import WalletV4R2
 
 from cocoon_pool.cli.app import main
 from cocoon_pool.contracts.addresses import derive_pool_addresses, friendly, parse_address, raw
 from cocoon_pool.contracts.build import POOL_CONTRACTS, shipped_tolk_version
 from cocoon_pool.contracts.pool import PoolParams
+from cocoon_pool.deploy import expected_code_hashes
+from cocoon_pool.devnet import Devnet, serve
 
 pytestmark = pytest.mark.install
 
@@ -153,3 +156,27 @@ def test_wheel_installs_and_runs_without_node_or_checkout(
     assert "network back end" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not os.listdir(cwd)  # nothing written where it ran
+
+    # A deploy to the local network from the installed package: no Node, so the dry run is
+    # skipped (with a note) and the deploy is verified on chain against the shipped code.
+    words = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
+    net = Devnet.create(words)
+    assert net.faucet is not None
+    with serve(net) as url:
+        config = cwd / "pool.toml"
+        config.write_text(
+            f'network = "local"\n\n[api]\nendpoint = "{url}"\n\n'
+            '[wallet]\nmnemonic_env = "INSTALL_TEST_WORDS"\n\n'
+            f'[roles]\nadmin = "{raw(net.faucet)}"\n\n[pool]\noracle_keys = ["{ORACLE_KEY}"]\n'
+        )
+        deploy_env = {**env, "INSTALL_TEST_WORDS": " ".join(words)}
+        proc = _run([cli, "deploy", "--config", str(config), "--json"], cwd=cwd, env=deploy_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["dry_run"] is None and "Node.js" in out["dry_run_skipped"]
+    assert "dry run skipped" in proc.stderr and "Traceback" not in proc.stderr
+    deployed = out["deploy"]
+    assert not deployed["already_deployed"] and deployed["transactions"] >= 5
+    hashes = {name: c["code_hash"] for name, c in deployed["contracts"].items()}
+    assert hashes == expected_code_hashes()
+    assert (cwd / "deployments" / "local.json").exists()

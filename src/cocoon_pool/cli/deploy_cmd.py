@@ -12,7 +12,7 @@ from cocoon_pool.chain.types import raw_address
 from cocoon_pool.cli.output import console, error_console, print_json
 from cocoon_pool.contracts.addresses import friendly
 from cocoon_pool.deploy import DeployReport, deploy, dry_run, write_record
-from cocoon_pool.errors import UsageError
+from cocoon_pool.errors import ToolchainError, UsageError
 
 NEXT_STEPS = (
     "next: put the worker owner_address above in every member's Cocoon worker config, "
@@ -59,14 +59,24 @@ def deploy_command(
         )
     shown = pool_file.address_network
     params = pool_file.params()
-    rehearsal = dry_run(pool_file.admin, pool_file.pauser, params)
-    if not as_json:
+    rehearsal: DeployReport | None = None
+    skipped: str | None = None
+    try:
+        rehearsal = dry_run(pool_file.admin, pool_file.pauser, params)
+    except ToolchainError as exc:
+        # The embedded chain needs Node and a checkout; an installed package deploys without
+        # the rehearsal (the on-chain verification still runs) unless one was asked for.
+        if only_dry_run:
+            raise
+        skipped = exc.message
+        error_console.print(f"dry run skipped: {exc.message}", highlight=False)
+    if rehearsal is not None and not as_json:
         console.print(_table("dry run on the embedded chain", rehearsal, shown))
         console.print(
             f"{len(rehearsal.trace or ())} transactions, fees {rehearsal.fees / 1e9:.6f} TON"
         )
     if only_dry_run:
-        if as_json:
+        if as_json and rehearsal is not None:
             print_json({"dry_run": rehearsal.to_json(shown)})
         return
     if pool_file.endpoint is None:
@@ -89,7 +99,8 @@ def deploy_command(
     if as_json:
         print_json(
             {
-                "dry_run": rehearsal.to_json(shown),
+                "dry_run": None if rehearsal is None else rehearsal.to_json(shown),
+                "dry_run_skipped": skipped,
                 "deploy": report.to_json(shown),
                 "record": str(record),
             }
