@@ -34,6 +34,7 @@ from cocoon_pool.oracle.models import Base, Poll, Report, Sample
 from cocoon_pool.oracle.poller import PollResult, judge_poll
 from cocoon_pool.oracle.reports import load_observations
 from local_http import closed_port_url, local_http_server, member_address
+from postgres import PostgresServer, postgres_server  # noqa: F401 (fixture)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "jsonstats"
 POOL = "0:" + "ab" * 32
@@ -108,11 +109,12 @@ def write_config(
     retry_backoff: float = 0.05,
     concurrency: int = 8,
     min_members: int = 3,
+    database_url: str = "sqlite:///oracle.db",
 ) -> Path:
     (tmp_path / "oracle.key").write_text(SEED.hex())
     lines = [
         "[oracle]",
-        'database_url = "sqlite:///oracle.db"',
+        f'database_url = "{database_url}"',
         f'distribution = "{POOL}"',
         'key_file = "oracle.key"',
         "auto_report = false",
@@ -316,11 +318,17 @@ class Expected:
     ids=["discarded", "counted"],
 )
 def test_a_poll_with_every_worker_unreachable_is_discarded(
-    server: FlakyServer, tmp_path: Path, min_members: int, expected: Expected
+    server: FlakyServer,
+    tmp_path: Path,
+    min_members: int,
+    expected: Expected,
+    database_url: str = "sqlite:///oracle.db",
 ) -> None:
     # Three slots; in the middle one no worker answers at all (the oracle's link is down).
     urls = [server.script(f"/{i}", Step(200), Step(drop=True), Step(200)) for i in range(3)]
-    path = write_config(tmp_path, urls, attempts=1, min_members=min_members)
+    path = write_config(
+        tmp_path, urls, attempts=1, min_members=min_members, database_url=database_url
+    )
     clock = FakeClock(float(START))
     with Oracle(load_config(path), clock=clock) as oracle:
         records = [oracle.poll(taken_at=START + 60 * k) for k in range(3)]
@@ -426,3 +434,20 @@ def test_upgrade_from_0001_keeps_old_samples_and_reports(tmp_path: Path) -> None
         assert session.scalars(select(Sample.poll_id)).all() == [None]
         assert session.scalars(select(Report.discarded_slots)).all() == [0]
     engine.dispose()
+
+
+def test_the_oracle_runs_on_postgresql(
+    server: FlakyServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The same polls, samples, discarded poll and signed reports on a real PostgreSQL server
+    (psycopg pinned; the server is Debian's, started by tests/postgres.py)."""
+    postgres: PostgresServer = request.getfixturevalue("postgres_server")
+    url = postgres.new_database("oracle")
+    expected = Expected(
+        True,
+        MemberMetrics(running_seconds=120, gpu_score=205_761, uptime_bps=10_000, outages=0),
+        discarded_slots=1,
+    )
+    test_a_poll_with_every_worker_unreachable_is_discarded(
+        server, tmp_path, 3, expected, database_url=url
+    )
