@@ -638,6 +638,19 @@ def test_a_pool_on_the_local_network_is_indexed_over_its_http_api(
         code, out, err = _cli(
             capsys, [*argv, "--endpoint", url, "--once", "--json", "--database", database]
         )
+        # The same from a pool.toml: its database, network, endpoint and derived pool address.
+        config = tmp_path / "pool.toml"
+        config.write_text(
+            f'network = "local"\n[api]\nendpoint = "{url}"\n[roles]\n'
+            f'admin = "{raw_address(admin.address)}"\n[pool]\n'
+            f'oracle_keys = ["{signer.public_key:064x}"]\n'
+            f'[database]\nurl = "sqlite:///{tmp_path / "config.db"}"\n'
+        )
+        again = _cli(capsys, ["index", "--config", str(config), "--once", "--json"])
+        shown = _cli(capsys, ["history", "--config", str(config), "--json"])
+    assert again[0] == 0 and shown[0] == 0, again[2] + shown[2]
+    assert json.loads(again[1])["counts"] == json.loads(out)["counts"]
+    assert json.loads(shown[1])["stakes"]
     assert code == 0, err
     indexed = json.loads(out)
     assert indexed["network"] == "local"

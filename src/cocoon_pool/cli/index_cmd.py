@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,13 +41,74 @@ index_app = typer.Typer(
 )
 
 DatabaseOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--database",
         "-d",
-        help="Database URL: sqlite:///indexer.db or postgresql+psycopg://user@host/dbname.",
+        help="Database URL: sqlite:///indexer.db or postgresql+psycopg://user@host/dbname "
+        "(default: the pool.toml's [database] url).",
     ),
 ]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(help="The pool.toml: its database, network, endpoint and pool by default."),
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to index or show: the options given, completed from the pool.toml."""
+
+    database: str
+    pool: str | None
+    network: str
+    endpoint: str | None
+    api_key: str | None
+
+
+def resolve(
+    config: Path | None,
+    database: str | None,
+    *,
+    pool: str | None = None,
+    network: str | None = None,
+    endpoint: str | None = None,
+    api_key_env: str | None = None,
+) -> Target:
+    """Options win over the pool.toml; without either, a clear error."""
+    from cocoon_pool.indexer import IndexerUsageError  # noqa: PLC0415
+
+    api_key = os.environ.get(api_key_env) if api_key_env else None
+    if config is not None:
+        from cocoon_pool.contracts.addresses import derive_pool_addresses  # noqa: PLC0415
+        from cocoon_pool.pool_config import load_pool_file  # noqa: PLC0415
+
+        pool_file = load_pool_file(config)
+        if pool is None:
+            operator = (
+                pool_file.addresses.operator
+                or derive_pool_addresses(
+                    pool_file.admin, pool_file.params(), pool_file.pauser
+                ).operator
+            )
+            pool = operator.to_str(is_user_friendly=False)
+        key = pool_file.api_key()
+        if api_key is None and key is not None:
+            api_key = key.get_secret_value()
+        return Target(
+            database or pool_file.database_url,
+            pool,
+            network or pool_file.network,
+            endpoint or pool_file.endpoint,
+            api_key,
+        )
+    if database is None:
+        raise IndexerUsageError(
+            "no database to use", "pass --database <URL>, or --config pool.toml"
+        )
+    return Target(database, pool, network or "mainnet", endpoint, api_key)
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -128,7 +190,8 @@ def _say_pass(counts: IndexCounts) -> None:
 @index_app.command("index")
 def index(
     *,
-    database: DatabaseOption,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
     pool: Annotated[
         str | None, typer.Option("--pool", help="The pool's PoolOperator address.")
     ] = None,
@@ -145,8 +208,9 @@ def index(
         float, typer.Option(min=0.1, help="Seconds between passes (without --once).")
     ] = 10.0,
     network: Annotated[
-        str, typer.Option(help="Network of --pool: mainnet, testnet or local (a devnet).")
-    ] = "mainnet",
+        str | None,
+        typer.Option(help="Network of --pool: mainnet (default), testnet or local (a devnet)."),
+    ] = None,
     endpoint: Annotated[
         str | None, typer.Option(help="The network's TON HTTP API (toncenter v2) base URL.")
     ] = None,
@@ -170,6 +234,15 @@ def index(
             raise IndexerUsageError(
                 "--demo deploys its own pool", "leave out --pool, or leave out --demo"
             )
+        target = resolve(
+            config,
+            database,
+            pool=pool,
+            network=network,
+            endpoint=endpoint,
+            api_key_env=api_key_env,
+        )
+        database, pool = target.database, None if demo else target.pool
         if not demo and pool is None:
             raise IndexerUsageError(
                 "no pool to index", "pass --pool <PoolOperator address>, or --demo"
@@ -196,9 +269,7 @@ def index(
             pools = [parse_address(pool)]
             # The source is checked before the database is touched: no empty database is
             # left behind by a command that cannot run.
-            source = network_source(
-                network, endpoint, os.environ.get(api_key_env) if api_key_env else None
-            )
+            source = network_source(target.network, target.endpoint, target.api_key)
             engine, sessions = open_database(database)
             try:
                 with sessions() as session:
@@ -386,7 +457,8 @@ def _print_history(history: History, explorer: str) -> None:
 @index_app.command("history")
 def history(
     *,
-    database: DatabaseOption,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
     member: Annotated[
         str | None, typer.Option("--member", help="Only this member's payouts and stakes.")
     ] = None,
@@ -415,6 +487,7 @@ def history(
     from cocoon_pool.indexer.db import sqlite_path  # noqa: PLC0415
 
     with one_line_errors():
+        database = resolve(config, database).database
         explorer_url("embedded", "", explorer)  # validates --explorer before any work
         member_raw = parse_address(member) if member is not None else None
         pool_raw = parse_address(pool) if pool is not None else None
