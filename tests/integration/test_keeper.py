@@ -31,7 +31,7 @@ from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.network import NetworkChain
 from cocoon_pool.chain.types import AddressLike, Trace, raw_address
 from cocoon_pool.cli.keeper_cmd import keeper_app
-from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
 from cocoon_pool.contracts.pool import Pool, PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
@@ -39,7 +39,7 @@ from cocoon_pool.devnet import Devnet, DevnetError, serve
 from cocoon_pool.economics import MemberMetrics, simulate_epoch
 from cocoon_pool.keeper import Keeper, KeeperSettings, Metrics, open_database, serve_metrics
 from cocoon_pool.keeper.models import STATE_DONE, Action
-from cocoon_pool.keeper.reports import OracleReports
+from cocoon_pool.keeper.reports import OracleReports, QuorumReports
 from cocoon_pool.oracle.db import open_database as open_oracle_database
 from cocoon_pool.oracle.models import Report
 from cocoon_pool.oracle.reports import signed_body
@@ -114,14 +114,19 @@ def store_reports(
     epoch: int,
     *,
     global_id: int,
+    key_index: int = 0,
 ) -> None:
     """The oracle's signed reports of ``epoch``, stored as `oracle report` stores them."""
     engine, sessions = open_oracle_database(url)
     dist = raw_address(distribution)
     with sessions() as session:
         for name, metrics in METRICS.items():
+            if name not in members:
+                continue
             member = raw_address(members[name])
-            body = signed_body(signer, dist, epoch, member, metrics, global_id=global_id).to_cell()
+            body = signed_body(
+                signer, dist, epoch, member, metrics, global_id=global_id, key_index=key_index
+            ).to_cell()
             session.add(
                 Report(
                     epoch=epoch,
@@ -698,3 +703,51 @@ def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
     states = action_states(db)
     assert set(states.values()) == {STATE_DONE} and len(states) == SENDS
     assert {kind for kind, _ in states} == {"close", "report", "finalize", "crank"}
+
+
+def test_a_k_of_n_oracle_set_is_relayed_with_k_signatures(tmp_path: Path) -> None:
+    """Each oracle of a 2-of-3 set signs alone into its own database; the keeper combines the
+    signatures of the same report and relays one message per member. A member that only one
+    oracle reported has no quorum and is not relayed."""
+    oracles = [OracleSigner.from_seed_text(f"keeper-quorum-{i}") for i in range(3)]
+    params = PoolParams(
+        oracle_key=oracles[0].public_key,
+        extra_oracle_keys=(oracles[1].public_key, oracles[2].public_key),
+        oracle_quorum=2,
+    )
+    sb = PoolSandbox.create(params=params, oracle_seed="keeper-quorum-0")
+    for name in METRICS:
+        sb.add_member(name)
+    sb.pool.send_income(sb.proxy, INCOME).assert_success()
+    sb.close_epoch()
+    everyone = {name: w.address for name, w in sb.members.items()}
+    seen_by = ({"alice", "bob", "carol"}, {"alice"}, {"alice", "bob"})  # each oracle's DB
+    urls = []
+    for index, (oracle, names) in enumerate(zip(oracles, seen_by, strict=True)):
+        url = f"sqlite:///{tmp_path / f'oracle-{index}.db'}"
+        members = {n: a for n, a in everyone.items() if n in names}
+        store_reports(
+            url,
+            oracle,
+            sb.pool.distribution,
+            members,
+            1,
+            global_id=sb.chain.global_id,
+            key_index=index,
+        )
+        urls.append(url)
+    quorum = QuorumReports([OracleReports(u, sb.pool.distribution) for u in urls], 2)
+    try:
+        signed = quorum.reports(1)
+    finally:
+        quorum.close()
+    assert {raw_address(r.member) for r in signed} == {
+        raw_address(everyone["alice"]),
+        raw_address(everyone["bob"]),
+    }
+    for report in signed:
+        trace = sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), report.body)
+        trace.assert_success()
+    view = sb.pool.reporting_epoch()
+    assert (view.reporters, view.in_flight) == (2, 0)
+    sb.assert_conserved()

@@ -89,11 +89,12 @@ def run(
     *,
     config: Annotated[Path, typer.Option(help="The pool.toml of the pool to keep.")],
     oracle_db: Annotated[
-        str,
+        list[str],
         typer.Option(
             "--oracle-db",
             envvar="COCOON_ORACLE_DB",
-            help="The oracle's database URL, where its signed reports are (read only).",
+            help="The oracle's database URL, where its signed reports are (read only); for a "
+            "k-of-n oracle set, repeat it for each oracle: their signatures are combined.",
         ),
     ],
     database: Annotated[
@@ -144,7 +145,7 @@ def run(
     from cocoon_pool.keeper.db import open_database  # noqa: PLC0415
     from cocoon_pool.keeper.errors import KeeperUsageError  # noqa: PLC0415
     from cocoon_pool.keeper.metrics import Metrics, serve_metrics  # noqa: PLC0415
-    from cocoon_pool.keeper.reports import OracleReports  # noqa: PLC0415
+    from cocoon_pool.keeper.reports import OracleReports, QuorumReports  # noqa: PLC0415
     from cocoon_pool.pool_config import load_pool_file  # noqa: PLC0415
 
     logs.configure(json_lines=log_json)
@@ -174,7 +175,11 @@ def run(
                 "fix [addresses] (or delete it: the addresses are derived from the roles)",
             )
         wallet = chain.wallet(words, "keeper", version=pool_file.wallet_version)
-        reports = OracleReports(oracle_db, pool.distribution)
+        sources = [OracleReports(url, pool.distribution) for url in oracle_db]
+        quorum = pool.pool_info().oracle_quorum
+        reports: OracleReports | QuorumReports = (
+            sources[0] if len(sources) == 1 and quorum <= 1 else QuorumReports(sources, quorum)
+        )
         stack.callback(reports.close)
         engine, sessions = open_database(database or pool_file.database_url)
         stack.callback(engine.dispose)
