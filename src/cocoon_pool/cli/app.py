@@ -7,7 +7,6 @@ from importlib import metadata
 from typing import Annotated
 
 import typer
-from typer._click import exceptions as click_exceptions
 
 from cocoon_pool.cli.bench_cmd import bench_app
 from cocoon_pool.cli.deploy_cmd import deploy_command
@@ -88,14 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         error_console.print("aborted")
         return 130
-    except click_exceptions.NoArgsIsHelpError as exc:
-        error_console.print(exc.format_message(), highlight=False, markup=False, soft_wrap=True)
-        return 0
-    except click_exceptions.UsageError as exc:
-        error_console.print(
-            f"error: {exc.format_message()}", highlight=False, markup=False, soft_wrap=True
-        )
-        return 2
+    except typer.TyperException as exc:
+        # Typer's command-line errors (its vendored click's usage errors) are public only as
+        # TyperException; the help shown for a bare sub-command is one of them, and not an error.
+        text = exc.format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            error_console.print(text, highlight=False, markup=False, soft_wrap=True)
+            return 0
+        error_console.print(f"error: {text}", highlight=False, markup=False, soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2))
     except CocoonPoolError as exc:
         return report_error(exc)
     return 0
