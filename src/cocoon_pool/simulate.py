@@ -51,6 +51,8 @@ class SimulationConfig:
     epochs: int
     seed: int = 0
     payouts_per_epoch: int = 3
+    min_payout: int = ton("0.5")
+    """Below this a cranked share is credited to the member instead of sent."""
 
     def validate(self) -> None:
         if not 1 <= self.participants <= MAX_PARTICIPANTS:
@@ -63,12 +65,22 @@ class SimulationConfig:
                 f"--epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs}",
                 hint="an epoch is a week by default; 52 is a year",
             )
+        if self.min_payout < 0:
+            raise UsageError(f"min_payout must be >= 0, got {self.min_payout}", hint="nanotons")
         if self.seed < 0:
             raise UsageError(f"--seed must be >= 0, got {self.seed}", hint="any whole number")
 
 
 @dataclass
 class MemberTotals:
+    """One member's figures over the run, in nanotons (contribution in its own units).
+
+    ``earned`` is every share settled for the member (``base + bonus - penalty``);
+    ``paid`` is what actually reached its wallet and ``pending`` what is still owed to it
+    (credited below the minimum payout; every share is cranked in its epoch, so none is
+    left unclaimed), so ``earned == paid + pending``.
+    """
+
     name: str
     address: str
     tier: str
@@ -76,8 +88,60 @@ class MemberTotals:
     base: int = 0
     bonus: int = 0
     penalty: int = 0
+    earned: int = 0
     paid: int = 0
     pending: int = 0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The conservation equation as simulate shows it, every figure >= 0:
+
+        received == commission + paid + owed + open_income + reserve + income_fees
+
+    Storage fees the contract paid since the last reconciliation dent its storage floor
+    (the chain's ``open_income`` goes negative); that dent is ``floor_storage``, refilled
+    from the next income. ``income_fees`` is the rest of the fees (storage and gas paid
+    from pool income), so ``fees == income_fees + floor_storage`` and the raw equation,
+    ``received == commission + paid + pending + reserve + fees``, with
+    ``pending == owed + open_income - floor_storage``, holds too.
+    """
+
+    received: int
+    commission: int
+    paid: int
+    owed: int
+    open_income: int
+    reserve: int
+    income_fees: int
+    floor_storage: int
+    fees: int
+
+    @classmethod
+    def of(cls, c: Conservation) -> Summary:
+        floor_storage = max(-c.open_income, 0)
+        return cls(
+            received=c.received,
+            commission=c.commission,
+            paid=c.paid,
+            owed=c.owed,
+            open_income=max(c.open_income, 0),
+            reserve=c.reserve,
+            income_fees=c.fees - floor_storage,
+            floor_storage=floor_storage,
+            fees=c.fees,
+        )
+
+    @property
+    def accounted(self) -> int:
+        return (
+            self.commission
+            + self.paid
+            + self.owed
+            + self.open_income
+            + self.reserve
+            + self.income_fees
+        )
 
 
 @dataclass
@@ -90,12 +154,39 @@ class SimulationResult:
     gas: dict[str, int]
     epochs: list[dict[str, int]] = field(default_factory=list)
 
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.conservation)
+
+    @property
+    def figure_mismatches(self) -> list[str]:
+        """Where the per-member figures do not add up to the summary (empty when they do)."""
+        s, found = self.summary, []
+        for label, members, total in (
+            ("paid", sum(m.paid for m in self.members), s.paid),
+            ("pending", sum(m.pending for m in self.members), s.owed),
+        ):
+            if members != total:
+                found.append(f"members' {label} add up to {members}, the summary says {total}")
+        if s.accounted != s.received:
+            found.append(f"the summary adds up to {s.accounted}, received is {s.received}")
+        for m in self.members:
+            if m.base + m.bonus - m.penalty != m.earned or m.paid + m.pending != m.earned:
+                found.append(f"{m.name}: base + bonus - penalty, paid + pending, earned differ")
+        return found
+
     def as_json(self) -> dict[str, Any]:
+        s = self.summary
         return {
             "participants": self.config.participants,
             "epochs": self.config.epochs,
             "seed": self.config.seed,
             **self.conservation.as_dict(),
+            "owed_nanoton": s.owed,
+            "open_income_nanoton": s.open_income,
+            "income_fees_nanoton": s.income_fees,
+            "floor_storage_nanoton": s.floor_storage,
+            "figures_add_up": not self.figure_mismatches,
             "reference_match": self.reference_match,
             "mismatches": self.mismatches,
             "gas": self.gas,
@@ -121,7 +212,9 @@ class Simulation:
         self.rng = random.Random(config.seed)
         self.progress = progress or (lambda _step: None)
         signer = OracleSigner.from_seed_text(f"simulation-oracle-{config.seed}")
-        params = PoolParams(oracle_key=signer.public_key, min_stake=ton(10), min_payout=ton("0.5"))
+        params = PoolParams(
+            oracle_key=signer.public_key, min_stake=ton(10), min_payout=config.min_payout
+        )
         self.sb = PoolSandbox.create(params=params, oracle_seed=f"simulation-oracle-{config.seed}")
         self.gas: dict[str, int] = {"deploy": self.sb.gas(self.sb.deploy_trace)}
         self.members: list[Wallet] = []
@@ -150,6 +243,8 @@ class Simulation:
         for epoch in range(1, self.config.epochs + 1):
             self._run_epoch(epoch)
         for wallet, totals in zip(self.members, self.totals, strict=True):
+            # Still owed: every share is cranked each epoch, so nothing is left unclaimed and
+            # what the member is owed is what its contract holds credited below the minimum.
             totals.pending = pool.participant_info(wallet.address).pending
         return SimulationResult(
             config=self.config,
@@ -193,7 +288,10 @@ class Simulation:
             t.base += share.base
             t.bonus += share.bonus
             t.penalty += share.penalty
-            t.paid += settled.payout
+            t.earned += settled.payout
+            if settled.paid_now:
+                # The crank sent this share with everything credited to the member before.
+                t.paid += settled.payout + settled.pending_carry
             self.progress("payout")
         self.epoch_rows.append(
             {

@@ -17,6 +17,8 @@ REQUIRED_KEYS = {
     "commission_nanoton",
     "paid_nanoton",
     "pending_nanoton",
+    "owed_nanoton",
+    "open_income_nanoton",
     "reserve_nanoton",
     "fees_nanoton",
     "conserved",

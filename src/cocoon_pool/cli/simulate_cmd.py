@@ -32,14 +32,43 @@ def simulate(
             sim.progress = lambda step: bar.update(task, advance=1, description=step)
             result = sim.run()
         show_result(result)
-    if not (result.conservation.conserved and result.reference_match):
+    if not (
+        result.conservation.conserved and result.reference_match and not result.figure_mismatches
+    ):
         raise typer.Exit(1)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 member``, ``2 members``, ``0 members``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+MEMBER_COLUMNS = (
+    "member",
+    "tier",
+    "contribution",
+    "base (TON)",
+    "bonus (TON)",
+    "penalty (TON)",
+    "paid (TON)",
+    "pending (TON)",
+)
+
+
 def show_result(result: SimulationResult) -> None:
-    table = Table(title=f"{result.config.participants} members, {result.config.epochs} epochs")
-    for column in ("member", "tier", "contribution", "base", "bonus", "penalty", "paid (TON)"):
-        table.add_column(column, justify="left" if column in ("member", "tier") else "right")
+    config = result.config
+    title = f"{plural(config.participants, 'member')}, {plural(config.epochs, 'epoch')}"
+    table = Table(title=title, show_footer=True)
+    totals = {
+        "paid (TON)": tons(sum(m.paid for m in result.members)),
+        "pending (TON)": tons(sum(m.pending for m in result.members)),
+    }
+    for column in MEMBER_COLUMNS:
+        table.add_column(
+            column,
+            footer="total" if column == "member" else totals.get(column, ""),
+            justify="left" if column in ("member", "tier") else "right",
+        )
     for m in result.members:
         table.add_row(
             m.name,
@@ -49,24 +78,30 @@ def show_result(result: SimulationResult) -> None:
             tons(m.bonus),
             tons(m.penalty),
             tons(m.paid),
+            tons(m.pending),
         )
     console.print(table)
-    c = result.conservation
+    s = result.summary
     summary = Table(title="summary", show_header=False)
     summary.add_column("item")
     summary.add_column("TON", justify="right")
     for label, value in (
-        ("received", c.received),
-        ("commission", c.commission),
-        ("paid", c.paid),
-        ("owed, not yet sent", c.owed),
-        ("income of the open epoch", c.open_income),
-        ("reserve", c.reserve),
-        ("fees (storage + income gas)", c.fees),
+        ("received", s.received),
+        ("commission", s.commission),
+        ("paid to members", s.paid),
+        ("owed to members, not yet sent", s.owed),
+        ("income of the open epoch", s.open_income),
+        ("reserve", s.reserve),
+        ("storage and gas paid from pool income", s.income_fees),
     ):
-        summary.add_row(label, tons(value))
-    summary.add_row("conserved", "yes" if c.conserved else "NO")
+        summary.add_row(label, f"{tons(value)} TON")
+    summary.add_section()
+    summary.add_row(
+        "storage paid from the floor (next income refills it)", f"{tons(s.floor_storage)} TON"
+    )
+    summary.add_row("conserved", "yes" if result.conservation.conserved else "NO")
+    summary.add_row("members add up to the summary", "no" if result.figure_mismatches else "yes")
     summary.add_row("matches reference model", "yes" if result.reference_match else "NO")
     console.print(summary)
-    for line in result.mismatches:
+    for line in result.mismatches + result.figure_mismatches:
         console.print(f"[red]{line}[/red]")
