@@ -25,6 +25,25 @@ from cocoon_pool.errors import CocoonPoolError
 ErrorType = Callable[[str, str], CocoonPoolError]
 
 
+ADDRESS_LENGTH = 80
+"""Raw addresses are ``<wc>:<64 hex>`` (at most 68 characters); a little headroom."""
+
+# Named constraints keep migrations portable: PostgreSQL and SQLite pick different default
+# names, and Alembic needs a stable name to alter or drop a constraint later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def named_metadata() -> MetaData:
+    """A component's own table metadata, with the shared constraint names."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     # WAL lets readers (`oracle report`, `history`, another component on the same file) read

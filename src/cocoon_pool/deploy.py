@@ -86,17 +86,17 @@ def expected_code_hashes() -> dict[str, str]:
     }
 
 
-def _contracts(chain: Chain, pool: Pool, balances: dict[str, int]) -> tuple[ContractReport, ...]:
+def _contracts(chain: Chain, pool: Pool) -> tuple[ContractReport, ...]:
+    """The three contracts as they stand on ``chain``: address, balance, shipped code hash."""
     hashes = expected_code_hashes()
-    named = {
-        "operator": pool.operator,
-        "registry": pool.registry,
-        "distribution": pool.distribution,
-    }
     return tuple(
-        ContractReport(name, address, balances[name], hashes[name])
-        for name, address in named.items()
+        ContractReport(name, address, chain.get_balance(address), hashes[name])
+        for name, address in _named(pool).items()
     )
+
+
+def _named(pool: Pool) -> dict[str, Address]:
+    return {"operator": pool.operator, "registry": pool.registry, "distribution": pool.distribution}
 
 
 def dry_run(admin: Address, pauser: Address, params: PoolParams) -> DeployReport:
@@ -108,12 +108,7 @@ def dry_run(admin: Address, pauser: Address, params: PoolParams) -> DeployReport
     wallet = Wallet(chain, "admin", admin)
     pool, trace = Pool.deploy(chain, wallet, params, params.min_operator_stake, pauser=pauser)
     trace.assert_success()
-    balances = {
-        "operator": chain.get_balance(pool.operator),
-        "registry": chain.get_balance(pool.registry),
-        "distribution": chain.get_balance(pool.distribution),
-    }
-    return DeployReport("dry run", False, _contracts(chain, pool, balances), trace)
+    return DeployReport("dry run", False, _contracts(chain, pool), trace)
 
 
 def verify(chain: Any, pool: Pool, params: PoolParams) -> tuple[str, ...]:
@@ -130,11 +125,7 @@ def verify(chain: Any, pool: Pool, params: PoolParams) -> tuple[str, ...]:
         checks.append(what)
 
     hashes = expected_code_hashes()
-    for name, address in (
-        ("operator", pool.operator),
-        ("registry", pool.registry),
-        ("distribution", pool.distribution),
-    ):
+    for name, address in _named(pool).items():
         state = chain.get_state(address)
         check(f"{name} status", state.status, "active")
         check(f"{name} code hash", state.code.hash.hex() if state.code else None, hashes[name])
@@ -191,12 +182,7 @@ def deploy(
                 hint="nothing was deployed that can hold members' money; see the trace",
             )
     checks = verify(chain, pool, params)
-    balances = {
-        "operator": chain.get_balance(pool.operator),
-        "registry": chain.get_balance(pool.registry),
-        "distribution": chain.get_balance(pool.distribution),
-    }
-    return DeployReport(network, found, _contracts(chain, pool, balances), trace, checks)
+    return DeployReport(network, found, _contracts(chain, pool), trace, checks)
 
 
 def write_record(config_path: Path, network: str, report: DeployReport, params: PoolParams) -> Path:

@@ -162,12 +162,16 @@ class Devnet:
         }
 
 
-def clock_offset(endpoint: str) -> int:
-    """How far a devnet's clock runs ahead of this machine's (for NetworkChain.clock_offset)."""
+def devnet_now(endpoint: str) -> int:
+    """A devnet's clock, read from ``/devnet/info`` at its API ``endpoint``."""
     url = endpoint.rstrip("/").removesuffix(API_PREFIX) + "/devnet/info"
     with urllib.request.urlopen(url, timeout=10) as response:
-        now = int(json.load(response)["result"]["now"])
-    return max(now - int(time.time()), 0)
+        return int(json.load(response)["result"]["now"])
+
+
+def clock_offset(endpoint: str) -> int:
+    """How far a devnet's clock runs ahead of this machine's (for NetworkChain.clock_offset)."""
+    return max(devnet_now(endpoint) - int(time.time()), 0)
 
 
 # -- wallets ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from cocoon_pool.chain.messages import (
     wallet_body,
 )
 from cocoon_pool.chain.node import NodeBridge, get_bridge
-from cocoon_pool.chain.protocol import SendingWallet
+from cocoon_pool.chain.protocol import SendingWallet, deploy_from
 from cocoon_pool.chain.types import (
     AccountState,
     AddressLike,
@@ -377,9 +377,7 @@ class EmulatedChain:
         bounce: bool = False,
     ) -> tuple[Address, Trace]:
         """Deploy code+data (workchain 0) with a message from ``from_wallet``."""
-        address = contract_address(code, data)
-        trace = from_wallet.send(address, value, body=body, bounce=bounce, state_init=(code, data))
-        return address, trace
+        return deploy_from(from_wallet, code, data, value, body=body, bounce=bounce)
 
     # -- messages -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -34,8 +34,7 @@ from tonutils.clients import ToncenterClient
 from tonutils.contracts import WalletV4R2, WalletV5R1
 
 from cocoon_pool.chain.decode import transaction_from_boc
-from cocoon_pool.chain.messages import contract_address
-from cocoon_pool.chain.protocol import SendingWallet
+from cocoon_pool.chain.protocol import SendingWallet, deploy_from
 from cocoon_pool.chain.types import (
     AccountState,
     AddressLike,
@@ -195,9 +194,7 @@ class NetworkChain:
         body: Cell | None = None,
         bounce: bool = False,
     ) -> tuple[Address, Trace]:
-        address = contract_address(code, data)
-        trace = from_wallet.send(address, value, body=body, bounce=bounce, state_init=(code, data))
-        return address, trace
+        return deploy_from(from_wallet, code, data, value, body=body, bounce=bounce)
 
     def follow(self, first: Transaction) -> Trace:
         """Every transaction the messages of ``first`` caused, breadth first."""
@@ -207,31 +204,36 @@ class NetworkChain:
         while pending:
             dest, src, created_lt = pending.popleft()
             assert dest is not None
-            tx = self._await_delivery(dest, raw_address(src) if src else None, created_lt, deadline)
+            tx = self.await_transaction(
+                dest,
+                created_lt,
+                _delivery_of(raw_address(src) if src else None, created_lt),
+                deadline=deadline,
+                what=f"a message to {dest} (lt {created_lt}) was not delivered",
+                hint="the network may be slow: look the account up in an explorer",
+            )
             txs.append(tx)
             pending.extend((o.dest_raw, o.src, o.created_lt) for o in tx.internal_out)
         return Trace(tuple(txs))
 
-    def _await_delivery(
-        self, dest: str, src: str | None, created_lt: int, deadline: float
+    def await_transaction(
+        self,
+        address: AddressLike,
+        after_lt: int,
+        matches: Callable[[Transaction], bool],
+        *,
+        deadline: float,
+        what: str,
+        hint: str,
     ) -> Transaction:
+        """The first transaction of ``address`` after ``after_lt`` that ``matches``, polled
+        until ``deadline``; ChainError saying ``what`` did not happen after that."""
         while True:
-            for tx in self.transactions(dest, after_lt=created_lt):
-                msg = tx.in_message
-                if (
-                    msg is not None
-                    and msg.kind == "internal"
-                    and msg.src is not None
-                    and raw_address(msg.src) == src
-                    and msg.created_lt == created_lt
-                ):
+            for tx in self.transactions(address, after_lt=after_lt):
+                if matches(tx):
                     return tx
             if time.monotonic() > deadline:
-                raise ChainError(
-                    f"a message to {dest} (lt {created_lt}) was not delivered in "
-                    f"{self.trace_timeout:.0f} s",
-                    hint="the network may be slow: look the account up in an explorer",
-                )
+                raise ChainError(f"{what} in {self.trace_timeout:.0f} s", hint=hint)
             time.sleep(self.poll_interval)
 
 
@@ -296,18 +298,31 @@ class NetworkWallet:
             )
 
         self.chain._run(transfer())
-        deadline = time.monotonic() + self.chain.trace_timeout
-        while True:
-            for tx in self.chain.transactions(self.address, after_lt=before):
-                if tx.in_message is not None and tx.in_message.kind == "external-in":
-                    return self.chain.follow(tx)
-            if time.monotonic() > deadline:
-                raise ChainError(
-                    f"the wallet {self.address.to_str()} did not take the transfer in "
-                    f"{self.chain.trace_timeout:.0f} s",
-                    hint="check the wallet's balance and seqno in an explorer",
-                )
-            time.sleep(self.chain.poll_interval)
+        taken = self.chain.await_transaction(
+            self.address,
+            before,
+            lambda tx: tx.in_message is not None and tx.in_message.kind == "external-in",
+            deadline=time.monotonic() + self.chain.trace_timeout,
+            what=f"the wallet {self.address.to_str()} did not take the transfer",
+            hint="check the wallet's balance and seqno in an explorer",
+        )
+        return self.chain.follow(taken)
+
+
+def _delivery_of(sender: str | None, created_lt: int) -> Callable[[Transaction], bool]:
+    """A message is named by its sender and the lt at which the sender created it."""
+
+    def delivered(tx: Transaction) -> bool:
+        msg = tx.in_message
+        return (
+            msg is not None
+            and msg.kind == "internal"
+            and msg.src is not None
+            and raw_address(msg.src) == sender
+            and msg.created_lt == created_lt
+        )
+
+    return delivered
 
 
 async def _as_coroutine(work: Awaitable[T]) -> T:

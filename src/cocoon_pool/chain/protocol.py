@@ -7,6 +7,7 @@ from typing import Protocol
 
 from ton_core import Address, Cell
 
+from cocoon_pool.chain.messages import contract_address
 from cocoon_pool.chain.types import AddressLike, GetResult, StackValue, Trace
 
 
@@ -52,3 +53,18 @@ class Chain(Protocol):
         body: Cell | None = None,
         bounce: bool = False,
     ) -> tuple[Address, Trace]: ...
+
+
+def deploy_from(
+    wallet: SendingWallet,
+    code: Cell,
+    data: Cell,
+    value: int,
+    *,
+    body: Cell | None = None,
+    bounce: bool = False,
+) -> tuple[Address, Trace]:
+    """Deploy code + data (workchain 0) with a message from ``wallet``: how both back ends
+    deploy, since the address follows from the state init alone."""
+    address = contract_address(code, data)
+    return address, wallet.send(address, value, body=body, bounce=bounce, state_init=(code, data))

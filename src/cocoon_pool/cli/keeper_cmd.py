@@ -59,17 +59,17 @@ def chain_clock(pool_file: PoolFile) -> Callable[[], int]:
     clock (their small lag is what --slack covers)."""
     if pool_file.network != "local" or pool_file.endpoint is None:
         return lambda: int(time.time())
-    import httpx  # noqa: PLC0415
+    from cocoon_pool.devnet import devnet_now  # noqa: PLC0415
 
-    url = pool_file.endpoint.rstrip("/") + "/devnet/info"
+    endpoint = pool_file.endpoint
 
-    def devnet_now() -> int:
+    def now() -> int:
         try:
-            return int(httpx.get(url, timeout=5.0).json()["result"]["now"])
-        except (httpx.HTTPError, KeyError, TypeError, ValueError):
+            return devnet_now(endpoint)
+        except (OSError, KeyError, TypeError, ValueError):
             return int(time.time())  # a local node that is not our devnet
 
-    return devnet_now
+    return now
 
 
 def synced_clock(chain: NetworkChain, clock: Callable[[], int]) -> Callable[[], int]:

@@ -18,29 +18,19 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ADDRESS_LENGTH = 80
-"""Raw addresses are ``<wc>:<64 hex>`` (at most 68 characters); a little headroom."""
+from cocoon_pool.database import ADDRESS_LENGTH, named_metadata
+
 HASH_LENGTH = 64
 """Transaction hashes are stored as 64 lowercase hex digits."""
 
-# Named constraints keep migrations portable (same convention as the oracle's tables).
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = named_metadata()
 
 
 class IndexedContract(Base):

@@ -8,19 +8,10 @@ The Alembic migrations in ``migrations/versions`` create exactly these tables.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ADDRESS_LENGTH = 80
-"""Raw addresses are ``<wc>:<64 hex>`` (at most 68 characters); a little headroom."""
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from cocoon_pool.database import ADDRESS_LENGTH, named_metadata
 
 KIND_CLOSE = "close"
 KIND_REPORT = "report"
@@ -43,7 +34,7 @@ NO_MEMBER = ""
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = named_metadata()
 
 
 class Action(Base):

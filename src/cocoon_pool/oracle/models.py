@@ -14,29 +14,17 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ADDRESS_LENGTH = 80
-"""Raw addresses are ``<wc>:<64 hex>`` (at most 68 characters); a little headroom."""
-
-# Named constraints keep migrations portable: PostgreSQL and SQLite pick different default
-# names, and Alembic needs a stable name to alter or drop a constraint later.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from cocoon_pool.database import ADDRESS_LENGTH, named_metadata
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = named_metadata()
 
 
 class Poll(Base):
