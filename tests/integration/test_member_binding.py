@@ -35,6 +35,7 @@ from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
 from tracing import (
     assert_refused_and_refunded,
@@ -608,4 +609,38 @@ def test_withdraw_stake_pays_stake_and_pending(
     )
     info = pool.participant_info(alice.address)
     assert (info.status, info.stake, info.pending) == (WITHDRAWN, 0, 0)
+    sb.assert_conserved()
+
+
+def test_a_pay_pending_held_back_across_a_pause_pays_exactly_once(
+    pending_pool: tuple[PoolSandbox, Wallet, int],
+) -> None:
+    """The member's PayPending is held back, the pool is paused, then it lands: a pause never
+    blocks earned money, the amount is paid exactly once, and the books conserve."""
+    sb, alice, pending = pending_pool
+    pool = sb.pool
+    limit = sb.chain.max_trace_transactions
+    sb.chain.max_trace_transactions = 2  # alice's wallet and her Participant; PayPending held
+    with pytest.raises(ChainError):
+        pool.claim_pending(alice)
+    sb.chain.max_trace_transactions = limit
+    (held,) = sb.chain.transactions[-1].internal_out
+    assert held.op == m.PayPending.PREFIX
+    assert pool.participant_info(alice.address).pending == 0  # taken out before it left
+    assert pool.ledger().pending_credit == pending  # still owed until the distribution pays
+
+    pool.admin_call(sb.pauser, m.PausePool(query_id=1)).assert_success()
+    paid_before, alice_before = pool.ledger().paid, alice.balance
+    trace = sb.chain.send_message(held.cell).assert_success()
+    assert one_event(trace, PendingPaid, pool.distribution).amount == pending
+    landing = trace.find(alice.address, m.RewardPayout.PREFIX)
+    assert landing.in_message is not None
+    assert alice.balance - alice_before == landing.in_message.value - landing.total_fees
+    assert landing.in_message.value >= pending
+    ledger = pool.ledger()
+    assert (ledger.pending_credit, ledger.paid) == (0, paid_before + pending)
+    refused_by_participant(
+        sb, alice, alice.address, m.ClaimPending(query_id=9).to_cell(), MEMBER_OP_FEE,
+        expected="NOTHING_TO_CLAIM",
+    )  # fmt: skip
     sb.assert_conserved()

@@ -405,3 +405,35 @@ def test_a_crank_to_a_frozen_wallet_pays_its_debt_and_keeps_the_rest(
     assert sb.chain.get_balance(a.address) == 1 + payout - landing.total_fees
     assert sb.pool.ledger().paid == ledger.paid + payout
     sb.assert_conserved()
+
+
+def test_an_accepted_report_held_across_a_pause_still_counts_once(
+    reporting_pool: PoolSandbox,
+) -> None:
+    """A report the member's contract accepted is in flight when the pool is paused: it
+    still lands in the sums (the pause stops new reports, not ones already admitted), the
+    epoch stays open until the unpause, and every payout equals the model."""
+    sb = reporting_pool
+    received = sb.pool.ledger().received
+    report_all(sb, 1, ("a", "b"))
+    (accepted,) = held(sb, lambda: sb.report(sb.members["c"], 1, METRICS["c"]), 3)
+    sb.pool.admin_call(sb.pauser, m.PausePool(query_id=1)).assert_success()
+    deliver(sb, accepted)
+    view = sb.pool.reporting_epoch()
+    assert (view.reporters, view.in_flight) == (3, 0)
+    sb.chain.set_now(view.deadline + 1)
+    assert_refused(sb.pool.finalize_epoch(sb.keeper), sb.pool.distribution, "DISTRIBUTION_PAUSED")
+    sb.pool.admin_call(sb.admin, m.UnpausePool(query_id=2)).assert_success()
+    # The window is open again for the time the pause took from it; the same signed report
+    # relayed again is refused as a replay and changes nothing.
+    extended = sb.pool.reporting_epoch().deadline
+    assert extended > view.deadline
+    sb.chain.set_now(extended)
+    replay = sb.report(sb.members["c"], 1, METRICS["c"])
+    assert replay.find(sb.pool.participant_address(sb.members["c"].address)).exit_code == code(
+        "REPORT_REPLAYED"
+    )
+    sb.chain.set_now(extended + 1)
+    sb.pool.finalize_epoch(sb.keeper).assert_success()
+    expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
+    pay_everyone_and_check_model(sb, 1, expected, tuple(METRICS))
