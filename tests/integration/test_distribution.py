@@ -707,6 +707,7 @@ def _pool_only(sb: PoolSandbox) -> dict[str, Cell]:
         ).to_cell(),
         "SendCommission": m.SendCommission(query_id=1, recipient=anyone).to_cell(),
         "UpgradeCode": m.UpgradeCode(query_id=1, code=begin_cell().end_cell()).to_cell(),
+        "StartWindDown": m.StartWindDown(query_id=1).to_cell(),
     }
 
 
@@ -757,10 +758,20 @@ def _send_as(sb: PoolSandbox, role: str, body: Cell) -> Trace:
     )
 
 
+_POOL_ONLY_OPS = (
+    "InitDistribution",
+    "SetPaused",
+    "UpdateDistributionConfig",
+    "SendCommission",
+    "UpgradeCode",
+    "StartWindDown",
+)
+
+
 @pytest.mark.parametrize("role", [*WALLET_ROLES, "registry", "participant-a"])
 @pytest.mark.parametrize(
     "op",
-    ["InitDistribution", "SetPaused", "UpdateDistributionConfig", "SendCommission", "UpgradeCode"],
+    sorted(_POOL_ONLY_OPS),
 )
 def test_pool_only_ops_refuse_other_senders(
     reporting_pool: PoolSandbox, op: str, role: str
