@@ -85,6 +85,22 @@ ERROR_RANGES: dict[str, range] = {
     "RewardDistribution": range(400, 500),
 }
 
+# Each contract's error enum in errors.tolk.
+ERROR_ENUMS = {
+    "PoolOperator": "PoolError",
+    "ParticipantRegistry": "RegistryError",
+    "Participant": "ParticipantError",
+    "RewardDistribution": "DistributionError",
+}
+
+# Enums whose members Python restates as constants: Tolk enum -> Python name prefix.
+ENUM_PREFIXES = {
+    "PoolStatus": "STATUS_",
+    "Role": "ROLE_",
+    "MemberStatus": "MEMBER_",
+    "OwnerAction": "OWNER_ACTION_",
+}
+
 # Named constants restated in Python: (Tolk file, Python module, name prefixes).
 MIRRORED_CONSTANTS: tuple[tuple[str, ModuleType, tuple[str, ...]], ...] = (
     ("storage.tolk", storage, ("STATUS_", "ROLE_", "MEMBER_", "HISTORY_")),
@@ -186,6 +202,30 @@ def tolk_structs() -> dict[str, TolkStruct]:
     return found
 
 
+_ENUM_TYPE = re.compile(r"^enum\s+(\w+)\s*:\s*(\w+)\s*\{", re.MULTILINE)
+_ENUM = re.compile(r"^enum\s+(\w+)[^{]*\{(.*?)^\}", re.MULTILINE | re.DOTALL)
+_ENUM_MEMBER = re.compile(r"^\s*(\w+)\s*=\s*(\S+?)\s*,?\s*$", re.MULTILINE)
+
+
+@cache
+def tolk_enum_types() -> dict[str, str]:
+    """``enum Name: uintN`` -> ``uintN``: how a field of that enum type is serialized."""
+    return {m[1]: m[2] for text in tolk_sources().values() for m in _ENUM_TYPE.finditer(text)}
+
+
+def parse_enums(text: str) -> dict[str, dict[str, int]]:
+    """``enum Name { Member = <int> ... }`` -> members with their written-out values."""
+    return {
+        m[1]: {k: int(v, 0) for k, v in _ENUM_MEMBER.findall(strip_comments(m[2]))}
+        for m in _ENUM.finditer(text)
+    }
+
+
+def python_name(member: str) -> str:
+    """``StakeBelowMinimum`` -> ``STAKE_BELOW_MINIMUM``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", member).upper()
+
+
 @cache
 def tolk_aliases() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
@@ -256,7 +296,7 @@ def expected_kinds(
 ) -> set[str]:
     """The Python field kinds (as :func:`describe` spells them) that mirror a Tolk type."""
     optional = tolk_type.endswith("?")
-    base = tolk_type.removesuffix("?")
+    base = tolk_enum_types().get(tolk_type.removesuffix("?"), tolk_type.removesuffix("?"))
     if (m := re.fullmatch(r"Cell<(\w+)>", base)) is not None:
         inner = m[1]
         out = {f"Ref({inner}{', optional=True' if optional else ''})"}
@@ -444,7 +484,7 @@ def test_every_event_is_decoded() -> None:
 
 def stack_kind(tolk_type: str) -> str:
     """How a get-method result field lies on the stack (views.py's "stack" metadata)."""
-    base = tolk_type.removesuffix("?")
+    base = tolk_enum_types().get(tolk_type.removesuffix("?"), tolk_type.removesuffix("?"))
     if base == "bool":
         return "bool"
     if base == "address":
@@ -499,28 +539,37 @@ def test_get_method_views() -> None:
 
 
 def parse_errors(text: str) -> tuple[dict[str, int], list[str]]:
-    """``ERR_`` name -> code, and what is wrong with the codes' values or sections."""
+    """``ERR_`` name -> code, and what is wrong with the codes' values or sections.
+
+    Each contract's codes are one enum under a ``// Contract: lo-hi`` header.
+    """
     codes: dict[str, int] = {}
     problems = []
     section: str | None = None
+    enum: str | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if (m := re.fullmatch(r"//\s*(\w+):\s*(\d+)\s*-\s*(\d+)", line)) is not None:
+        line = strip_comments(raw).strip()
+        if (m := re.fullmatch(r"//\s*(\w+):\s*(\d+)\s*-\s*(\d+)", raw.strip())) is not None:
             section = m[1]
             documented = range(int(m[2]), int(m[3]) + 1)
             if ERROR_RANGES.get(section) != documented:
                 problems.append(f"errors.tolk:{number}: {section} documented as {m[2]}-{m[3]}")
             continue
-        if (m := re.fullmatch(r"//.*\((\w+) range\)", line)) is not None:
-            section = m[1]
+        if not line:
             continue
-        if not line.startswith("const"):
+        if (m := re.fullmatch(r"enum\s+(\w+)\s*\{", line)) is not None:
+            enum = m[1]
+            if ERROR_ENUMS.get(section or "") != enum:
+                problems.append(f"errors.tolk:{number}: enum {enum} under section {section}")
             continue
-        m = re.fullmatch(r"const\s+(ERR_\w+)\s*=\s*(\d+)", strip_comments(line).strip())
-        if m is None:
-            problems.append(f"errors.tolk:{number}: not a `const ERR_X = <decimal>`: {line}")
+        if line == "}":
+            enum = None
             continue
-        name, value = m[1], int(m[2])
+        m = re.fullmatch(r"([A-Z]\w*)\s*=\s*(\d+)", line)
+        if m is None or enum is None:
+            problems.append(f"errors.tolk:{number}: not an enum member `Name = <decimal>`: {raw}")
+            continue
+        name, value = f"ERR_{python_name(m[1])}", int(m[2])
         if name in codes:
             problems.append(f"errors.tolk:{number}: {name} is declared twice")
         if (other := next((k for k, v in codes.items() if v == value), None)) is not None:
@@ -559,11 +608,14 @@ def test_python_reads_every_exit_code() -> None:
     ids=[f"{file}-{module.__name__.rsplit('.', 1)[-1]}" for file, module, _ in MIRRORED_CONSTANTS],
 )
 def test_constants_match_python(file: str, module: ModuleType, prefixes: tuple[str, ...]) -> None:
-    tolk = {
-        k: v
-        for k, v in parse_int_constants((CONTRACTS / file).read_text()).items()
-        if k.startswith(prefixes)
+    text = (CONTRACTS / file).read_text()
+    declared = parse_int_constants(text) | {
+        ENUM_PREFIXES[enum] + python_name(member): value
+        for enum, members in parse_enums(text).items()
+        if enum in ENUM_PREFIXES
+        for member, value in members.items()
     }
+    tolk = {k: v for k, v in declared.items() if k.startswith(prefixes)}
     python = {k: v for k, v in vars(module).items() if k.startswith(prefixes) and type(v) is int}
     assert tolk, f"no {prefixes} constants found in {file}"
     assert tolk == python, "\n".join(
@@ -575,9 +627,9 @@ def test_constants_match_python(file: str, module: ModuleType, prefixes: tuple[s
 
 
 def test_status_names_cover_the_statuses() -> None:
-    consts = parse_int_constants((CONTRACTS / "storage.tolk").read_text())
-    statuses = {v for k, v in consts.items() if k.startswith("STATUS_")}
-    members = {v for k, v in consts.items() if k.startswith("MEMBER_")}
+    enums = parse_enums((CONTRACTS / "storage.tolk").read_text())
+    statuses = set(enums["PoolStatus"].values())
+    members = set(enums["MemberStatus"].values())
     assert set(storage.STATUS_NAMES) == statuses
     assert set(storage.MEMBER_STATUS_NAMES) == members | {0}  # 0: not registered
 

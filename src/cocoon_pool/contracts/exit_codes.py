@@ -1,8 +1,12 @@
-"""Exit codes of the pool contracts, read from contracts/errors.tolk (the single source)."""
+"""Exit codes of the pool contracts, read from contracts/errors.tolk (the single source).
+
+Each contract has an error enum there; ``RegistryError.StakeBelowMinimum = 205`` is
+``ERR_STAKE_BELOW_MINIMUM`` here.
+"""
 
 from __future__ import annotations
 
-from cocoon_pool.contracts.constants import tolk_constants
+from cocoon_pool.contracts.constants import tolk_enums, upper_snake
 
 # Codes the TVM itself raises, worth naming in messages to users.
 TVM_EXIT_CODES = {
@@ -16,8 +20,12 @@ TVM_EXIT_CODES = {
 
 
 def exit_codes() -> dict[str, int]:
-    """Name -> code for every ``const ERR_...`` in contracts/errors.tolk."""
-    return {k: v for k, v in tolk_constants("errors.tolk").items() if k.startswith("ERR_")}
+    """``ERR_<NAME>`` -> code for every member of the error enums in contracts/errors.tolk."""
+    return {
+        f"ERR_{upper_snake(member)}": value
+        for members in tolk_enums("errors.tolk").values()
+        for member, value in members.items()
+    }
 
 
 def code(name: str) -> int:

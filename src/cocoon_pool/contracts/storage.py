@@ -32,6 +32,7 @@ MEMBER_UNBONDING = 2
 MEMBER_WITHDRAWN = 3
 MEMBER_STATUS_NAMES = {0: "not registered", 1: "active", 2: "unbonding", 3: "withdrawn"}
 
+ROLE_UNSET = 0  # no nominee
 ROLE_ADMIN = 1
 ROLE_PAUSER = 2
 
