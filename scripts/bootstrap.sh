@@ -46,3 +46,15 @@ if [ "$extras" = "dev" ] && ! command -v initdb >/dev/null 2>&1 &&
         echo "warning: PostgreSQL is not installed (apt-get install postgresql); its tests will be skipped" >&2
     fi
 fi
+# Dev only: Debian's Chromium for the dashboard's browser tests (Playwright drives
+# /usr/bin/chromium; never `playwright install`, which downloads a browser build).
+if [ "$extras" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y --no-install-recommends chromium ||
+            { apt-get update && apt-get install -y --no-install-recommends chromium; } ||
+            echo "warning: could not install Chromium; the browser tests will be skipped" >&2
+    else
+        echo "warning: Chromium is not installed (apt-get install chromium); the browser tests will be skipped" >&2
+    fi
+fi

@@ -23,6 +23,7 @@
     [database]                             # url, default sqlite:///pool.db next to this file
     [keeper]                               # poll_interval
     [indexer]                              # poll_interval
+    [alerts]                               # optional: alerts service (docs/alerts.md)
 
 The file is checked by strict pydantic models with unknown keys forbidden, then by
 :func:`check_params` (the contracts' own limits, read from the Tolk sources), so a typo, a
@@ -57,6 +58,7 @@ from pydantic_core import PydanticCustomError
 from ton_core import Address
 from ton_core.crypto.keys import mnemonic_is_valid
 
+from cocoon_pool.alerts.schema import ALERT_HINTS, ALERT_QUIET_KEYS, AlertsTable
 from cocoon_pool.config_errors import Problem, SchemaErrors, summary
 from cocoon_pool.contracts.addresses import check_params, raw
 from cocoon_pool.contracts.constants import ton
@@ -148,6 +150,8 @@ class PoolFile:
     api_key_source: SecretSource | None = None
     wallet_version: str = "v4r2"
     """The signing wallet's contract: v4r2 or v5r1."""
+    alerts: AlertsTable | None = None
+    """``[alerts]`` as written (cocoon_pool.alerts.config resolves it); None when absent."""
 
     def params(self) -> PoolParams:
         return self.pool_params
@@ -350,6 +354,7 @@ class PoolFileSchema(_Schema):
     database: DatabaseTable = Field(default_factory=DatabaseTable)
     keeper: KeeperTable = Field(default_factory=KeeperTable)
     indexer: IndexerTable = Field(default_factory=IndexerTable)
+    alerts: AlertsTable | None = None
 
 
 # -- errors in the file's own words -------------------------------------------------------
@@ -364,6 +369,7 @@ _TABLES: dict[tuple[str, ...], type[BaseModel]] = {
     ("database",): DatabaseTable,
     ("keeper",): KeeperTable,
     ("indexer",): IndexerTable,
+    ("alerts",): AlertsTable,
 }
 _ADDRESS_HINT = "give a basechain TON address (EQ..., UQ... or 0:<64 hex>)"
 _DURATION_HINT = 'write whole seconds or a duration such as "7d", "36h" or "1d12h"'
@@ -397,6 +403,7 @@ _HINTS = {
     "member_cap": "set member_cap to how many members the pool admits (0: no cap)",
     "url": "use e.g. sqlite:///pool.db or postgresql://user@host/dbname",
     "poll_interval": f"{_DURATION_HINT}, 1 s..1 day",
+    **ALERT_HINTS,
 }
 _DEFAULT_HINT = "see docs/configuration.md and examples/pool.toml"
 
@@ -411,7 +418,10 @@ _SCHEMA_ERRORS = SchemaErrors(
     hint_for=_hint_for,
     default_hint=_DEFAULT_HINT,
     # These may hold a secret pasted into the wrong key, or a URL with credentials in it.
-    quiet_keys=("endpoint", "key_env", "key_file", "mnemonic_env", "mnemonic_file", "url"),
+    quiet_keys=(
+        *("endpoint", "key_env", "key_file", "mnemonic_env", "mnemonic_file", "url"),
+        *ALERT_QUIET_KEYS,
+    ),
 )
 
 # check_params' messages, by their first words, and the key each is about.
@@ -572,6 +582,7 @@ def parse_pool_file(data: Mapping[str, Any], path: Path) -> PoolFile:
         ),
         api_key_source=_secret(path, "api.key", "API key", parsed.api.key_env, parsed.api.key_file),
         wallet_version=parsed.wallet.version,
+        alerts=parsed.alerts,
     )
 
 

@@ -316,7 +316,7 @@ def test_missing_keys_are_errors(
             # The misspelt table is reported first, so its hint comes with the message.
             "unknown key role; missing table [roles]",
             "role in pool.toml: did you mean roles? allowed here: network, api, wallet, "
-            "roles, pool, addresses, database, keeper, indexer",
+            "roles, pool, addresses, database, keeper, indexer, alerts",
         ),
         (
             BASE + "[wallet]\nmnemonic = 'a b c'\n",

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from cocoon_pool.cli.alerts_cmd import alerts_app
 from cocoon_pool.cli.bench_cmd import bench_app
+from cocoon_pool.cli.dashboard_cmd import dashboard
 from cocoon_pool.cli.deploy_cmd import deploy_command
 from cocoon_pool.cli.devnet_cmd import devnet
 from cocoon_pool.cli.index_cmd import history, index
@@ -19,6 +21,7 @@ from cocoon_pool.cli.oracle_cmd import oracle_app
 from cocoon_pool.cli.output import error_console, report_error
 from cocoon_pool.cli.simulate_cmd import simulate
 from cocoon_pool.cli.status_cmd import status
+from cocoon_pool.cli.whatif_cmd import whatif
 from cocoon_pool.contracts.build import shipped_tolk_version
 from cocoon_pool.errors import CocoonPoolError
 
@@ -72,8 +75,11 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(member_app, name="member")
 app.add_typer(keeper_app, name="keeper")
+app.add_typer(alerts_app, name="alerts")
 app.command("index")(index)
 app.command("history")(history)
+app.command("dashboard")(dashboard)
+app.command("whatif")(whatif)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Revisions of the alerts database; Alembic skips this file."""
