@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cocoon_pool.bench import GAS_GOALS, measure_gas
+from cocoon_pool.cli.bench_oracle_cmd import oracle
 from cocoon_pool.cli.output import console, error_console, print_json
 
 bench_app = typer.Typer(help="Benchmarks: gas per operation.", no_args_is_help=True)
@@ -59,3 +60,6 @@ def gas(
         console.print("equal at both sizes: " + ("yes" if equal else "[red]NO[/red]"))
     if not equal:
         raise typer.Exit(1)
+
+
+bench_app.command("oracle")(oracle)

@@ -32,6 +32,15 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The oracle's TOML configuration file.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Poll only shard I of N (0-based) of the members; N processes share one "
+        "database, shard 0 signs the reports. See docs/oracle.md.",
+    ),
+]
 
 
 def _tps(mtps: int | None) -> str:
@@ -99,13 +108,15 @@ def _print_samples(record: PollRecord) -> None:
 
 
 @oracle_app.command("sample")
-def sample(config: ConfigOption, as_json: JsonOption = False) -> None:
-    """Poll every member once now and store the samples."""
+def sample(config: ConfigOption, shard: ShardOption = None, as_json: JsonOption = False) -> None:
+    """Poll every member (or one shard's) once now and store the samples."""
     from cocoon_pool.oracle import Oracle, load_config  # noqa: PLC0415
+    from cocoon_pool.oracle.service import Shard  # noqa: PLC0415
 
     with one_line_errors():
+        part = None if shard is None else Shard.parse(shard)
         cfg = load_config(config)
-        with Oracle(cfg) as oracle:
+        with Oracle(cfg, shard=part) as oracle:
             record = oracle.poll()
     if as_json:
         print_json(
@@ -122,10 +133,12 @@ def run(
     iterations: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many polls.")
     ] = None,
+    shard: ShardOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Poll on schedule until Ctrl-C or SIGTERM (the current poll always finishes)."""
     from cocoon_pool.oracle import Oracle, StopFlag, load_config, stop_on_signals  # noqa: PLC0415
+    from cocoon_pool.oracle.service import Shard  # noqa: PLC0415
 
     if not as_json:
         logging.basicConfig(
@@ -135,8 +148,9 @@ def run(
         )
     stop = StopFlag()
     with one_line_errors():
+        part = None if shard is None else Shard.parse(shard)
         cfg = load_config(config)
-        with Oracle(cfg) as oracle, stop_on_signals(stop):
+        with Oracle(cfg, shard=part) as oracle, stop_on_signals(stop):
             summary = oracle.run(stop, iterations=1 if once else iterations)
     if as_json:
         print_json(

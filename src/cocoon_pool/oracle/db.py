@@ -7,9 +7,10 @@ No ``alembic.ini`` is needed: the migration scripts ship inside the package and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,12 +44,27 @@ def resolve_database_url(url: str, base_dir: Path) -> str:
     )
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long an oracle write waits for SQLite's lock: shard processes sharing one file each
+write a whole poll (tens of thousands of rows) in one transaction."""
+
+
+def _longer_busy_timeout(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
 def make_engine(url: str) -> Engine:
-    return database.engine_from_url(
+    engine = database.engine_from_url(
         url,
         usage_error=OracleConfigError,
         hint="check database_url; PostgreSQL needs its driver installed (e.g. psycopg)",
     )
+    if engine.dialect.name == "sqlite":
+        # Registered after the shared pragmas, so this timeout is the one that holds.
+        event.listen(engine, "connect", _longer_busy_timeout)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

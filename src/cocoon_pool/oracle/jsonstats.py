@@ -93,14 +93,21 @@ def _number(value: Any, path: str) -> Decimal:
     return number
 
 
-def _counter(stats: dict[str, Any], name: str) -> list[Decimal]:
-    path = f"stats.{name}"
+_NUMBER_TYPES = frozenset((int, Decimal))
+
+
+def _counter(stats: dict[str, Any], name: str) -> list[int | Decimal]:
     if name not in stats:
-        raise StatsFormatError(f"missing field {path}")
+        raise StatsFormatError(f"missing field stats.{name}")
     value = stats[name]
     if not isinstance(value, list) or len(value) != WINDOW_COUNT:
-        raise StatsFormatError(f"field {path} must be a list of {WINDOW_COUNT} numbers")
-    return [_number(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        raise StatsFormatError(f"field stats.{name} must be a list of {WINDOW_COUNT} numbers")
+    # The common case checked in one pass: JSON numbers come as exact int or (from
+    # parse_float) Decimal, both finite; bool (a subclass of int) is not of these types.
+    # Anything else goes through _number, which names the offending entry.
+    if all(type(v) in _NUMBER_TYPES for v in value) and min(value) >= 0:
+        return value
+    return [_number(v, f"stats.{name}[{i}]") for i, v in enumerate(value)]
 
 
 def _flag(status: dict[str, Any], name: str) -> bool:
@@ -134,7 +141,9 @@ def parse_jsonstats(text: str) -> WorkerStats:
         if not isinstance(proxy, dict):
             raise StatsFormatError(f"field proxies[{i}] is not an object")
         raw = proxy.get("earned_tokens_committed_to_blockchain", 0)
-        earned += int(_number(raw, f"proxies[{i}].earned_tokens_committed_to_blockchain"))
+        if type(raw) not in _NUMBER_TYPES or raw < 0:
+            raw = _number(raw, f"proxies[{i}].earned_tokens_committed_to_blockchain")
+        earned += int(raw)
     wallet = data.get("wallet")
     balance = wallet.get("balance") if isinstance(wallet, dict) else None
     model = _field(data, "localconfig").get("model")
@@ -146,7 +155,7 @@ def parse_jsonstats(text: str) -> WorkerStats:
         success_total=int(counters["success"][TOTAL]),
         failed_total=int(counters["failed"][TOTAL]),
         tokens_total=int(tokens[TOTAL]),
-        tokens_10m=tokens[W10M],
+        tokens_10m=Decimal(tokens[W10M]),
         throughput_mtps=int(tokens[W10M] * 1000 // THROUGHPUT_WINDOW_SECONDS),
         earned_tokens=earned,
         owner_address=owner,

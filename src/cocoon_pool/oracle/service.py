@@ -14,22 +14,30 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cocoon_pool.contracts.reports import OracleSigner
-from cocoon_pool.oracle.config import OracleConfig
+from cocoon_pool.oracle.config import MemberConfig, OracleConfig
 from cocoon_pool.oracle.db import open_database
-from cocoon_pool.oracle.errors import OracleDatabaseError, OracleReportError
+from cocoon_pool.oracle.errors import OracleConfigError, OracleDatabaseError, OracleReportError
 from cocoon_pool.oracle.metrics import EpochWindow
-from cocoon_pool.oracle.models import Poll, Report, Sample
-from cocoon_pool.oracle.poller import PollResult, PollSettings, PollVerdict, judge_poll, poll_once
+from cocoon_pool.oracle.models import Base, Poll, Report, Sample
+from cocoon_pool.oracle.poller import (
+    SAMPLE_COLUMNS,
+    PollResult,
+    PollSettings,
+    PollVerdict,
+    judge_poll,
+    poll_once,
+)
 from cocoon_pool.oracle.reports import StoredReport, store_report
 from cocoon_pool.signals import on_stop_signals
 
@@ -92,12 +100,91 @@ class PollRecord:
         return self.verdict.discarded
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count``: the members this oracle process polls and stores.
+
+    Several processes (on one machine or several) share one database, each polling its
+    shard; reports are built from every shard's samples. A member's shard follows from its
+    address alone, so adding or reordering members in the config moves no one else.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise OracleConfigError(
+                f"shard {self.index}/{self.count} does not exist",
+                f"give --shard i/n with 0 <= i < n, e.g. --shard 0/{max(self.count, 2)}",
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        index, sep, count = text.partition("/")
+        try:
+            if not sep:
+                raise ValueError(text)
+            shard = cls(int(index), int(count))
+        except ValueError:
+            raise OracleConfigError(
+                f"--shard {text!r} is not of the form i/n", "e.g. --shard 0/2 and --shard 1/2"
+            ) from None
+        return shard
+
+    def holds(self, address: str) -> bool:
+        # Raw addresses are ``<wc>:<64 hex>`` account ids, themselves hashes: evenly spread.
+        return int(address.rpartition(":")[2], 16) % self.count == self.index
+
+    def members(self, members: Sequence[MemberConfig]) -> tuple[MemberConfig, ...]:
+        return tuple(m for m in members if self.holds(m.address))
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+INSERT_BATCH = 5_000
+"""Rows per INSERT: large enough that per-statement cost vanishes, small enough for any
+driver's parameter limits."""
+
+
+def store_samples(session: Session, poll_id: int, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert sample rows (PollResult.row_tuple) of one poll in bulk.
+
+    Plain driver ``executemany`` with positional rows: ORM objects, and even SQLAlchemy
+    Core's per-row parameter processing, cost seconds at 100,000 rows.
+    """
+    connection = session.connection()
+    columns = ("poll_id", *SAMPLE_COLUMNS)
+    mark = _PARAM_MARKS.get(connection.dialect.paramstyle)
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = [(poll_id, *row) for row in rows[start : start + INSERT_BATCH]]
+        if mark is None:  # a driver with named parameters only: SQLAlchemy binds them
+            statement = insert(Base.metadata.tables[Sample.__tablename__])
+            connection.execute(statement, [dict(zip(columns, r, strict=True)) for r in batch])
+            continue
+        sql = (
+            f"INSERT INTO {Sample.__tablename__} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))})"
+        )
+        connection.exec_driver_sql(sql, batch)
+
+
+_PARAM_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+"""Positional placeholder per DB-API paramstyle (SQLite: qmark; psycopg: pyformat)."""
+
+
 class Oracle:
     """An open oracle database plus the configuration it serves."""
 
-    def __init__(self, config: OracleConfig, clock: Clock = time.time) -> None:
+    def __init__(
+        self, config: OracleConfig, clock: Clock = time.time, shard: Shard | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.shard = shard
+        self.members = config.members if shard is None else shard.members(config.members)
+        """The members this process polls: all of them, or its shard's."""
         self.engine: Engine
         self.sessions: sessionmaker[Session]
         self.engine, self.sessions = open_database(config.database_url)
@@ -143,7 +230,7 @@ class Oracle:
         """Poll every member once; store the poll and its samples in one transaction."""
         at = self.now() if taken_at is None else taken_at
         started = time.monotonic()
-        results = poll_once(self.config.members, self.poll_settings(), at)
+        results = poll_once(self.members, self.poll_settings(), at)
         duration_ms = int((time.monotonic() - started) * 1000)
         verdict = judge_poll(
             results,
@@ -159,11 +246,13 @@ class Oracle:
             reason=verdict.reason,
             duration_ms=duration_ms,
         )
+        # Built before the transaction: another shard may be waiting for the write lock.
+        rows = [r.row_tuple() for r in results]
         try:
             with self.sessions.begin() as session:
                 session.add(row)
                 session.flush()  # assigns row.id for the samples
-                session.add_all(r.to_row(row.id) for r in results)
+                store_samples(session, row.id, rows)
         except SQLAlchemyError as exc:
             raise OracleDatabaseError(
                 f"cannot store samples: {exc}", "check that the database is reachable and writable"
@@ -199,7 +288,9 @@ class Oracle:
     ) -> RunSummary:
         """Poll on schedule until ``stop`` is set or ``iterations`` polls are done."""
         sleeper = sleep or stop.sleep
-        if self.config.auto_report:
+        # One shard reports for all, from every shard's samples: the others only poll.
+        auto_report = self.config.auto_report and (self.shard is None or self.shard.index == 0)
+        if auto_report:
             _ = self.signer  # a bad key fails at start, not at the end of an epoch
         polls = samples = down = reports = discarded = 0
         while not stop.is_set() and (iterations is None or polls < iterations):
@@ -221,7 +312,7 @@ class Oracle:
                 failed,
                 " (discarded)" if record.discarded else "",
             )
-            if self.config.auto_report:
+            if auto_report:
                 reports += self.auto_report()
         return RunSummary(polls, samples, down, reports, stop.is_set(), discarded)
 
