@@ -1,6 +1,10 @@
 // JSON-lines bridge between Python and the real TVM (@ton/sandbox Executor) and the Tolk
-// compiler (@ton/tolk-js). Stateless: every request carries the BOCs it needs; all chain state
-// (accounts, time, lt, message queue, history) lives in Python.
+// compiler (@ton/tolk-js). Two ways in:
+// - stateless ops (runTransaction, runGetMethod, ...): every request carries the BOCs it needs;
+// - chain ops (chain*): the embedded chain's accounts live here, keyed by a chain id that
+//   Python allocates; whole traces (the message queue) run here and only small per-transaction
+//   summaries go back, so no account state crosses the pipe per transaction. Time, lt and the
+//   history Python wants to keep stay in Python.
 //
 // Protocol: one JSON request per line on stdin: {"id": <any>, "op": "<name>", ...params}
 // one JSON response per line on stdout: {"id", "ok": true, "result"} | {"id", "ok": false, "error"}
@@ -107,11 +111,14 @@ function addrStr(a) {
     return a.toString(); // ExternalAddress: "External<bits:value>"
 }
 
-function messageSummary(msg, cell) {
+// detail 'full': every BOC; 'summary': bodies of external-out messages (events) only, and
+// the BOC of no message (the chain keeps the ones it still has to deliver itself).
+function messageSummary(msg, cell, detail = 'full') {
     const info = msg.info;
+    const full = detail === 'full';
     const out = {
         kind: info.type,
-        boc: cell === null ? null : b64(cell),
+        boc: cell === null || !full ? null : b64(cell),
         src: addrStr(info.src),
         dest: addrStr(info.dest),
         value: null,
@@ -120,7 +127,7 @@ function messageSummary(msg, cell) {
         bounced: false,
         createdLt: null,
         createdAt: null,
-        bodyBoc: b64(msg.body),
+        bodyBoc: full || info.type === 'external-out' ? b64(msg.body) : null,
         op: msg.body.bits.length >= 32 ? msg.body.beginParse().preloadUint(32) : null,
         hasStateInit: msg.init !== undefined && msg.init !== null,
     };
@@ -258,7 +265,7 @@ function accountSummary(shardAccountBocB64) {
 
 const STATUS = { uninitialized: 'uninit', 'non-existing': 'nonexist', active: 'active', frozen: 'frozen' };
 
-function transactionSummary(txB64, shardAccountB64) {
+function transactionSummary(txB64, shardAccountB64, detail = 'full', deliver = null) {
     const txCell = cellOf(txB64);
     const tx = loadTransaction(txCell.beginParse());
     const d = tx.description;
@@ -273,15 +280,21 @@ function transactionSummary(txB64, shardAccountB64) {
         msgs.loadMaybeRef(); // in_msg
         const dict = msgs.loadDict(core.Dictionary.Keys.Uint(15), core.Dictionary.Values.Cell());
         for (const key of [...dict.keys()].sort((a, b) => a - b)) {
-            outMessages.push(messageSummary(tx.outMessages.get(key), dict.get(key)));
+            const msg = tx.outMessages.get(key);
+            const cell = dict.get(key);
+            outMessages.push(messageSummary(msg, cell, detail));
+            if (deliver !== null && msg.info.type === 'internal') {
+                deliver.push([msg.info.dest.toRawString(), b64(cell)]);
+            }
         }
     }
     const balance = fastBalance(shardAccountB64);
-    const inMsg = tx.inMessage ? messageSummary(tx.inMessage, null) : null;
+    const inMsg = tx.inMessage ? messageSummary(tx.inMessage, null, detail) : null;
+    const full = detail === 'full';
     return {
-        transactionBoc: txB64,
+        transactionBoc: full ? txB64 : null,
         hash: tx.hash().toString('hex'),
-        shardAccount: shardAccountB64,
+        shardAccount: deliver === null ? shardAccountB64 : undefined,
         lt: tx.lt.toString(),
         now: tx.now,
         aborted: d.aborted,
@@ -553,6 +566,651 @@ const handlers = {
     compile,
 };
 
+// -- a lean transaction reader for the chain's summaries --------------------------------------
+//
+// @ton/core's Cell.fromBase64 hashes every cell it reads and loadTransaction builds every
+// object of the transaction; per transaction that cost a third of the emulator's own time.
+// The summary needs a few fields and the BOCs of the internal messages to deliver, so this
+// reads the BOC's cells as bytes (no hashes) and the TL-B fields it needs, and re-packs each
+// delivered message's cells as a BOC of its own. `chainRunTraces` uses it for
+// detail 'summary'; detail 'full' keeps @ton/core (and the unit tests compare the two).
+
+function parseBocCells(buf) {
+    if (buf.readUInt32BE(0) !== 0xb5ee9c72) throw new Error('bad BOC magic');
+    let p = 4;
+    const flags = buf[p++];
+    const size = flags & 7;
+    const offBytes = buf[p++];
+    const readN = (n) => {
+        let v = 0;
+        for (let i = 0; i < n; i++) v = v * 256 + buf[p++];
+        return v;
+    };
+    const count = readN(size);
+    const rootsCount = readN(size);
+    readN(size);
+    readN(offBytes);
+    const roots = [];
+    for (let i = 0; i < rootsCount; i++) roots.push(readN(size));
+    if (flags & 0x80) p += count * offBytes;
+    const cells = new Array(count);
+    for (let c = 0; c < count; c++) {
+        const start = p;
+        const d1 = buf[p];
+        const d2 = buf[p + 1];
+        p += 2;
+        if (d1 & 16) throw new Error('BOC with stored hashes');
+        const dataLen = (d2 >> 1) + (d2 & 1);
+        const data = buf.subarray(p, p + dataLen);
+        p += dataLen;
+        const refs = [];
+        for (let i = 0; i < (d1 & 7); i++) refs.push(readN(size));
+        let bits = (d2 >> 1) * 8;
+        if (d2 & 1) {
+            const last = data[dataLen - 1];
+            let tz = 0;
+            while (tz < 8 && ((last >> tz) & 1) === 0) tz++;
+            bits += 7 - tz;
+        }
+        cells[c] = { d1, d2, data, refs, bits, head: buf.subarray(start, start + 2 + dataLen) };
+    }
+    return { cells, root: roots[0] };
+}
+
+// The sub-DAG under `rootIdx` as a BOC of its own (base64), cells in the original
+// (topological) order, so every ref still points forward.
+function subBoc(cells, rootIdx) {
+    const keep = new Set();
+    const stack = [rootIdx];
+    while (stack.length) {
+        const i = stack.pop();
+        if (keep.has(i)) continue;
+        keep.add(i);
+        for (const r of cells[i].refs) stack.push(r);
+    }
+    const order = [...keep].sort((a, b) => a - b);
+    const index = new Map(order.map((c, i) => [c, i]));
+    const n = order.length;
+    const size = n < 256 ? 1 : n < 65536 ? 2 : 3;
+    let total = 0;
+    for (const c of order) total += cells[c].head.length + cells[c].refs.length * size;
+    const offBytes = total < 256 ? 1 : total < 65536 ? 2 : total < 16777216 ? 3 : 4;
+    const out = Buffer.alloc(4 + 2 + 3 * size + offBytes + size + total);
+    let p = 0;
+    const writeN = (v, k) => {
+        for (let i = k - 1; i >= 0; i--) out[p++] = Math.floor(v / 256 ** i) % 256;
+    };
+    out.writeUInt32BE(0xb5ee9c72, 0);
+    p = 4;
+    out[p++] = size;
+    out[p++] = offBytes;
+    writeN(n, size);
+    writeN(1, size);
+    writeN(0, size);
+    writeN(total, offBytes);
+    writeN(0, size);
+    for (const c of order) {
+        const cell = cells[c];
+        cell.head.copy(out, p);
+        p += cell.head.length;
+        for (const r of cell.refs) writeN(index.get(r), size);
+    }
+    return out.toString('base64');
+}
+
+class Reader {
+    constructor(cells, idx) {
+        this.cells = cells;
+        this.cell = cells[idx];
+        this.bit = 0;
+        this.ref = 0;
+    }
+    uint(n) {
+        // up to 32 bits as a number
+        let v = 0;
+        const d = this.cell.data;
+        for (let i = 0; i < n; i++, this.bit++) v = v * 2 + ((d[this.bit >> 3] >> (7 - (this.bit & 7))) & 1);
+        return v;
+    }
+    big(n) {
+        let v = 0n;
+        while (n > 0) {
+            const k = Math.min(n, 32);
+            v = (v << BigInt(k)) | BigInt(this.uint(k));
+            n -= k;
+        }
+        return v;
+    }
+    int(n) {
+        const v = this.big(n);
+        return Number(v >= 1n << BigInt(n - 1) ? v - (1n << BigInt(n)) : v);
+    }
+    flag() {
+        return this.uint(1) === 1;
+    }
+    skip(n) {
+        this.bit += n;
+    }
+    varuint(lenBits) {
+        return this.big(this.uint(lenBits) * 8);
+    }
+    coins() {
+        return this.varuint(4);
+    }
+    nextRef() {
+        return this.cell.refs[this.ref++];
+    }
+    hex(bytes) {
+        let s = '';
+        for (let i = 0; i < bytes; i++) s += this.uint(8).toString(16).padStart(2, '0');
+        return s;
+    }
+    left() {
+        return this.cell.bits - this.bit;
+    }
+    currencies() {
+        const coins = this.coins();
+        if (this.flag()) this.nextRef();
+        return coins;
+    }
+    addressInt() {
+        const tag = this.uint(2);
+        if (tag === 0) return null;
+        if (tag !== 2) throw new Error('only addr_std addresses are supported');
+        if (this.flag()) this.skip(this.uint(5));
+        const wc = this.int(8);
+        return `${wc}:${this.hex(32)}`;
+    }
+    addressExt() {
+        const tag = this.uint(2);
+        if (tag === 0) return null;
+        if (tag !== 1) throw new Error('bad external address');
+        const bits = this.uint(9);
+        return `External<${bits}:${this.big(bits)}>`;
+    }
+}
+
+const ACC_STATUS = ['uninit', 'frozen', 'active', 'nonexist'];
+const SKIP_REASON = ['no-state', 'bad-state', 'no-gas'];
+
+// A Message: the summary messageSummary gives for detail 'summary'.
+function leanMessage(cells, idx) {
+    const r = new Reader(cells, idx);
+    const out = {
+        kind: null, boc: null, src: null, dest: null, value: null, fwdFee: null, bounce: false,
+        bounced: false, createdLt: null, createdAt: null, bodyBoc: null, op: null, hasStateInit: false,
+    };
+    if (r.uint(1) === 0) {
+        out.kind = 'internal';
+        r.skip(1);
+        out.bounce = r.flag();
+        out.bounced = r.flag();
+        out.src = r.addressInt();
+        out.dest = r.addressInt();
+        out.value = r.currencies().toString();
+        r.coins();
+        out.fwdFee = r.coins().toString();
+        out.createdLt = r.big(64).toString();
+        out.createdAt = r.uint(32);
+    } else if (r.uint(1) === 0) {
+        out.kind = 'external-in';
+        out.src = r.addressExt();
+        out.dest = r.addressInt();
+        r.coins();
+    } else {
+        out.kind = 'external-out';
+        out.src = r.addressInt();
+        out.dest = r.addressExt();
+        out.createdLt = r.big(64).toString();
+        out.createdAt = r.uint(32);
+    }
+    if (r.flag()) {
+        out.hasStateInit = true;
+        if (r.flag()) r.nextRef();
+        else {
+            if (r.flag()) r.skip(5);
+            if (r.flag()) r.skip(2);
+            for (let i = 0; i < 3; i++) if (r.flag()) r.nextRef();
+        }
+    }
+    let body = r;
+    let bodyRef = null;
+    if (r.flag()) {
+        bodyRef = r.nextRef();
+        body = new Reader(cells, bodyRef);
+    }
+    if (body.left() >= 32) out.op = body.uint(32);
+    if (out.kind === 'external-out') {
+        // events: the Python side decodes their bodies
+        out.bodyBoc = bodyRef !== null
+            ? subBoc(cells, bodyRef)
+            : b64(core.loadMessage(cellOf(subBoc(cells, idx)).beginParse()).body);
+    }
+    return out;
+}
+
+// Values of a HashmapE with `n`-bit keys whose values are refs, in key order.
+function hashmapRefs(cells, idx, n, out) {
+    const r = new Reader(cells, idx);
+    let len;
+    if (r.uint(1) === 0) {
+        len = 0;
+        while (r.uint(1) === 1) len++;
+        r.skip(len);
+    } else {
+        const lenBits = Math.ceil(Math.log2(n + 1));
+        if (r.uint(1) === 0) {
+            len = r.uint(lenBits);
+            r.skip(len);
+        } else {
+            r.skip(1);
+            len = r.uint(lenBits);
+        }
+    }
+    const rest = n - len;
+    if (rest === 0) {
+        out.push(r.nextRef());
+    } else {
+        hashmapRefs(cells, r.nextRef(), rest - 1, out);
+        hashmapRefs(cells, r.nextRef(), rest - 1, out);
+    }
+}
+
+function leanTransaction(txB64, shardAccountB64, deliver) {
+    const { cells, root } = parseBocCells(Buffer.from(txB64, 'base64'));
+    const t = new Reader(cells, root);
+    if (t.uint(4) !== 0b0111) throw new Error('not a transaction');
+    t.skip(256);
+    const lt = t.big(64);
+    t.skip(256 + 64);
+    const now = t.uint(32);
+    t.skip(15);
+    const origStatus = ACC_STATUS[t.uint(2)];
+    const endStatus = ACC_STATUS[t.uint(2)];
+    const msgs = new Reader(cells, t.nextRef());
+    const totalFees = t.currencies();
+    t.nextRef(); // state update
+    let inMessage = null;
+    if (msgs.flag()) inMessage = leanMessage(cells, msgs.nextRef());
+    const outMessages = [];
+    if (msgs.flag()) {
+        const refs = [];
+        hashmapRefs(cells, msgs.nextRef(), 15, refs);
+        for (const idx of refs) {
+            const m = leanMessage(cells, idx);
+            outMessages.push(m);
+            if (m.kind === 'internal') deliver.push([m.dest, subBoc(cells, idx)]);
+        }
+    }
+    const d = new Reader(cells, t.nextRef());
+    if (d.uint(4) !== 0) throw new Error('unexpected transaction type');
+    d.skip(1);
+    let storageFees = 0n;
+    if (d.flag()) {
+        storageFees = d.coins();
+        if (d.flag()) d.coins();
+        if (d.flag()) d.skip(1);
+    }
+    if (d.flag()) {
+        if (d.flag()) d.coins();
+        d.currencies();
+    }
+    let computeSkipped = null;
+    let exitCode = null;
+    let gasUsed = 0n;
+    let vmSteps = 0;
+    let computeSuccess = false;
+    let computeFees = 0n;
+    if (!d.flag()) {
+        const reason = d.uint(2);
+        computeSkipped = reason < 3 ? SKIP_REASON[reason] : d.flag() ? 'unknown' : 'suspended';
+    } else {
+        computeSuccess = d.flag();
+        d.skip(2);
+        computeFees = d.coins();
+        const vm = new Reader(cells, d.nextRef());
+        gasUsed = vm.varuint(3);
+        vm.varuint(3);
+        if (vm.flag()) vm.varuint(2);
+        vm.skip(8);
+        exitCode = vm.int(32);
+        if (vm.flag()) vm.skip(32);
+        vmSteps = vm.uint(32);
+    }
+    let actionSuccess = null;
+    let actionResultCode = null;
+    let totalActions = 0;
+    let actionFees = 0n;
+    let fwdFees = 0n;
+    if (d.flag()) {
+        const a = new Reader(cells, d.nextRef());
+        actionSuccess = a.flag();
+        a.skip(2);
+        if (a.flag()) a.skip(1);
+        if (a.flag()) fwdFees = a.coins();
+        if (a.flag()) actionFees = a.coins();
+        actionResultCode = a.int(32);
+        if (a.flag()) a.skip(32);
+        totalActions = a.uint(16);
+    }
+    const aborted = d.flag();
+    let bouncePhase = null;
+    if (d.flag()) {
+        if (d.flag()) {
+            bouncePhase = 'ok';
+            d.varuint(3);
+            d.varuint(3);
+            d.coins();
+            d.coins();
+        } else if (d.flag()) {
+            bouncePhase = 'no-funds';
+            d.varuint(3);
+            d.varuint(3);
+            d.coins();
+        } else {
+            bouncePhase = 'negative-funds';
+        }
+    }
+    const destroyed = d.flag();
+    return {
+        transactionBoc: null,
+        hash: null,
+        lt: lt.toString(),
+        now,
+        aborted,
+        destroyed,
+        computeSkipped,
+        exitCode,
+        gasUsed: gasUsed.toString(),
+        vmSteps,
+        computeSuccess,
+        actionSuccess,
+        actionResultCode,
+        totalActions,
+        totalFees: totalFees.toString(),
+        storageFees: storageFees.toString(),
+        computeFees: computeFees.toString(),
+        actionFees: actionFees.toString(),
+        fwdFees: fwdFees.toString(),
+        bounced: bouncePhase !== null,
+        bouncePhase,
+        origStatus,
+        endStatus,
+        balance: fastBalance(shardAccountB64).toString(),
+        inMessage,
+        outMessages,
+    };
+}
+
+// -- the embedded chain's state (chain* ops) -------------------------------------------------
+//
+// chains: id (allocated by Python) -> { accounts: Map(raw address -> ShardAccount BOC, base64),
+// lt }. A BOC string is immutable, so forking a chain copies the map, not the accounts. The
+// chain's lt lives here so that Python can send a batch before the previous one is back.
+const chains = new Map();
+const LT_STEP = 1000000n;
+
+function chainStateOf(req) {
+    const state = chains.get(req.chain);
+    if (state === undefined) {
+        throw new Error(`unknown chain ${req.chain} (the Node helper restarted since it was made?)`);
+    }
+    return state;
+}
+const chainOf = (req) => chainStateOf(req).accounts;
+
+function dropChains(req) {
+    for (const id of req.drop ?? []) chains.delete(id);
+}
+
+function emptyShardAccount(raw) {
+    return shardAccountB64(sandbox.createEmptyShardAccount(Address.parse(raw)));
+}
+
+// A sample of (account before, message, lt, now) of the transactions the chain ran, replayed
+// through @ton/sandbox's public Executor.runTransaction by `chainRawReplay`: the raw
+// executor's throughput on the very transactions of the run.
+const RAW_SAMPLE_MAX = 2000;
+let rawSample = [];
+let rawSampleEvery = 0;
+let rawSampleSeen = 0;
+const rawTotals = { transactions: 0, ms: 0, cpuMs: 0, defaultms: 0, defaultcpuMs: 0, failed: 0 };
+// Time spent inside the emulator and in the whole chainRunTraces handler (ms), for the bench.
+// CPU time (ms, process.cpuUsage) too: on a shared machine wall time mostly measures the load.
+const chainTimers = { emulateMs: 0, handlerMs: 0, handlerCpuMs: 0, transactions: 0 };
+const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+};
+
+function emulate(ex, ptr, sa, messageB64, lt, now, seedHex, debug) {
+    const params = {
+        utime: now,
+        lt: lt.toString(),
+        rand_seed: seedHex,
+        ignore_chksig: false,
+        debug_enabled: debug,
+    };
+    const t0 = performance.now();
+    const resp = JSON.parse(
+        ex.extractString(ex.invoke('_emulate_with_emulator', [ptr, 0, sa, messageB64, JSON.stringify(params)])),
+    );
+    chainTimers.emulateMs += performance.now() - t0;
+    if (resp.fail) {
+        throw new Error(`emulation failed: ${resp.message ?? JSON.stringify(resp)}`);
+    }
+    return resp.output;
+}
+
+// Runs each message's whole trace in turn (FIFO queue, children in creation order, lt + 1e6
+// before every transaction: @ton/sandbox's Blockchain rules). Stops at a rejected external
+// message (reported in its trace, lt not consumed) or a trace over maxTransactions.
+async function chainRunTraces(req) {
+    const began = performance.now();
+    const beganCpu = cpuMs();
+    const state = chainStateOf(req);
+    const accounts = state.accounts;
+    const ex = await getExecutor();
+    const verbosity = verbosityOf(req);
+    const debug = req.debug ?? false;
+    const detail = req.detail ?? 'full';
+    const config = state.trimmed ? getterConfig() : configB64;
+    const ptr = ex.getEmulatorPointer(config, VERBOSITY_NUM[verbosity]);
+    const seedHex = seedOf(req).toString('hex');
+    const maxTx = req.maxTransactions ?? 10000;
+    const now = req.now;
+    let lt = state.lt;
+    const traces = [];
+    const logs = [];
+    let stopped = false;
+    for (const first of req.messages) {
+        if (stopped) break;
+        const queue = [[first.dest, first.boc]];
+        const txs = [];
+        const trace = { transactions: txs, rejected: null, overflow: false };
+        traces.push(trace);
+        for (let qi = 0; qi < queue.length; qi++) {
+            if (txs.length >= maxTx) {
+                trace.overflow = true;
+                stopped = true;
+                break;
+            }
+            const [dest, messageB64] = queue[qi];
+            lt += LT_STEP;
+            const before = accounts.get(dest) ?? emptyShardAccount(dest);
+            if (rawSampleEvery > 0 && rawSampleSeen++ % rawSampleEvery === 0 && rawSample.length < RAW_SAMPLE_MAX) {
+                rawSample.push({ shardAccount: before, message: messageB64, lt, now, config });
+            }
+            const o = emulate(ex, ptr, before, messageB64, lt, now, seedHex, debug);
+            const split = splitVmLog(o.vm_log ?? '');
+            if (!o.success) {
+                lt -= LT_STEP;
+                trace.rejected = {
+                    address: dest,
+                    error: o.error,
+                    vmExitCode: 'vm_exit_code' in o ? o.vm_exit_code : null,
+                    vmLog: split.vmLog,
+                };
+                stopped = true;
+                break;
+            }
+            accounts.set(dest, o.shard_account);
+            state.lt = lt;
+            const deliver = [];
+            const tx = detail === 'summary'
+                ? leanTransaction(o.transaction, o.shard_account, deliver)
+                : transactionSummary(o.transaction, o.shard_account, detail, deliver);
+            tx.address = dest;
+            tx.vmLog = verbosity !== 'short' ? split.vmLog : null;
+            tx.debugLogs = debug ? split.debugLog : null;
+            if (tx.vmLog) logs.push(tx.vmLog);
+            txs.push(tx);
+            for (const d of deliver) queue.push(d);
+        }
+        chainTimers.transactions += txs.length;
+    }
+    chainTimers.handlerMs += performance.now() - began;
+    chainTimers.handlerCpuMs += cpuMs() - beganCpu;
+    // One joined log for wrappers that read a result's vmLog (tvm_coverage's RecordingBridge).
+    return { lt: lt.toString(), traces, vmLog: logs.length ? logs.join('\n') : null };
+}
+
+Object.assign(handlers, {
+    chainNew: async (req) => {
+        dropChains(req);
+        // config 'trimmed': the get-methods' config (no validator sets, no suspended list),
+        // ~30% faster per transaction; the canary test shows identical transactions.
+        chains.set(req.chain, { accounts: new Map(), lt: 0n, trimmed: req.config === 'trimmed' });
+        return {};
+    },
+    chainFork: async (req) => {
+        dropChains(req);
+        const from = chainStateOf(req);
+        chains.set(req.into, { accounts: new Map(from.accounts), lt: from.lt, trimmed: from.trimmed });
+        return {};
+    },
+    chainDrop: async (req) => {
+        dropChains(req);
+        return { chains: chains.size };
+    },
+    // [{address, codeBoc, dataBoc, balance, lastPaid}] -> their ShardAccounts replace any state.
+    chainSetAccounts: async (req) => {
+        dropChains(req);
+        const accounts = chainOf(req);
+        for (const a of req.accounts) accounts.set(a.address, createAccount(a).shardAccount);
+        return {};
+    },
+    chainDeleteAccount: async (req) => {
+        const existed = chainOf(req).delete(req.address);
+        return { existed };
+    },
+    chainGetAccount: async (req) => {
+        const sa = chainOf(req).get(req.address);
+        if (sa === undefined) return null;
+        const info = accountInfo(sa);
+        return req.withShardAccount ? { ...info, shardAccount: sa } : info;
+    },
+    chainRunTraces,
+    chainRunGetMethod: async (req) => {
+        const sa = chainOf(req).get(req.address);
+        if (sa === undefined) throw new Error('account is not active');
+        return runGetMethod({ ...req, shardAccount: sa });
+    },
+    chainStats: async (req) => {
+        const out = {
+            chains: chains.size,
+            accounts: req.chain !== undefined ? chainOf(req).size : null,
+            rssBytes: process.memoryUsage().rss,
+            cpuMs: cpuMs(),
+            ...chainTimers,
+        };
+        if (req.reset) {
+            chainTimers.emulateMs = 0;
+            chainTimers.handlerMs = 0;
+            chainTimers.handlerCpuMs = 0;
+            chainTimers.transactions = 0;
+        }
+        return out;
+    },
+    // Start (every > 0) or stop (0) sampling every `every`-th transaction for chainRawReplay.
+    chainRawSample: async (req) => {
+        rawSampleEvery = req.every ?? 0;
+        rawSampleSeen = 0;
+        rawSample = [];
+        rawTotals.transactions = 0;
+        rawTotals.ms = 0;
+        rawTotals.cpuMs = 0;
+        rawTotals.defaultms = 0;
+        rawTotals.defaultcpuMs = 0;
+        rawTotals.failed = 0;
+        return {};
+    },
+    // The transactions sampled since the last call through the public
+    // Executor.runTransaction (what @ton/sandbox's Blockchain calls), timed: the raw
+    // executor's throughput on this run's transactions. Called between batches, so both
+    // figures see the same machine load. Returns the totals since chainRawSample.
+    chainRawReplay: async (req) => {
+        const ex = await getExecutor();
+        const sample = rawSample;
+        rawSample = [];
+        const seed = seedOf(req);
+        const prepared = sample.map((x) => ({ ...x, cell: cellOf(x.message) }));
+        // Once with the chain's own config, once with sandbox's default (Blockchain's).
+        for (const [key, own] of [['', true], ['default', false]]) {
+            const began = performance.now();
+            const beganCpu = cpuMs();
+            let failed = 0;
+            for (const x of prepared) {
+                const r = await ex.runTransaction({
+                    config: own ? x.config : sandbox.defaultConfig,
+                    libs: null,
+                    verbosity: 'short',
+                    shardAccount: x.shardAccount,
+                    message: x.cell,
+                    now: x.now,
+                    lt: x.lt,
+                    randomSeed: seed,
+                    ignoreChksig: false,
+                    debugEnabled: false,
+                });
+                if (!r.result.success) failed += 1;
+            }
+            rawTotals[`${key}ms`] = (rawTotals[`${key}ms`] ?? 0) + performance.now() - began;
+            rawTotals[`${key}cpuMs`] = (rawTotals[`${key}cpuMs`] ?? 0) + cpuMs() - beganCpu;
+            rawTotals.failed += failed;
+        }
+        rawTotals.transactions += prepared.length;
+        return { ...rawTotals };
+    },
+    // The canary: the same message through @ton/sandbox's own Blockchain, started from this
+    // chain's accounts, time and lt; its transactions summarized as chainRunTraces does.
+    chainSandboxRun: async (req) => {
+        const accounts = chainOf(req);
+        const bc = await sandbox.Blockchain.create({ config: configB64 === sandbox.defaultConfig ? 'default' : configB64 });
+        for (const [raw, sa] of accounts) {
+            await bc.setShardAccount(Address.parse(raw), loadShardAccount(cellOf(sa).beginParse()));
+        }
+        bc.now = req.now;
+        bc.currentLt = chainStateOf(req).lt;
+        bc.randomSeed = seedOf(req);
+        const result = await bc.sendMessage(cellOf(req.message));
+        const txs = [];
+        const balances = {};
+        for (const t of result.transactions) {
+            const address = `0:${t.address.toString(16).padStart(64, '0')}`;
+            const sa = shardAccountB64((await bc.getContract(Address.parse(address))).account);
+            // Blockchain keeps no per-transaction account states: `balance` here is the
+            // account's balance at the end of the trace (also in `balances`).
+            const tx = transactionSummary(b64(t.raw), sa, 'full');
+            tx.address = address;
+            delete tx.shardAccount;
+            balances[address] = tx.balance;
+            txs.push(tx);
+        }
+        return { transactions: txs, balances, lt: bc.currentLt.toString() };
+    },
+});
+
 async function handle(line) {
     let req;
     try {
@@ -583,3 +1241,29 @@ rl.on('line', (line) => {
 rl.on('close', () => {
     chain.then(() => process.exit(0));
 });
+
+// TVM coverage (cocoon_pool.tvm_coverage): every instruction of a code cell tree, with its
+// cell hash and bit offset as the VM log reports them, from ton-assembly (the disassembler
+// @ton/sandbox pins). Decompiling, printing and re-assembling keeps each instruction's
+// position; `recompiledHash` equal to `codeHash` proves the positions are the real ones.
+// Dictionary leaves (method tables) run at an offset inside the leaf cell: `dictionaryCells`.
+handlers.disassemble = async (req) => {
+    const tasm = require('ton-assembly');
+    const code = cellOf(req.codeBoc);
+    const asm = tasm.text.print(tasm.runtime.decompileCell(code));
+    const parsed = tasm.text.parse('code.tasm', asm);
+    if (parsed.$ === 'ParseFailure') throw new Error('cannot re-parse the disassembly');
+    const [recompiled, mapping] = tasm.runtime.compileCellWithMapping(parsed.instructions);
+    const info = tasm.trace.createMappingInfo(mapping);
+    const cells = {};
+    for (const [hash, rep] of Object.entries(info.cells)) {
+        cells[hash] = (rep?.instructions ?? []).map((i) => [i.offset, i.name, i.loc ? i.loc.line : -1]);
+    }
+    return {
+        codeHash: code.hash().toString('hex'),
+        recompiledHash: recompiled.hash().toString('hex'),
+        asm,
+        cells,
+        dictionaryCells: info.dictionaryCells.map((d) => [d.cell, d.offset, d.dataCell]),
+    };
+};

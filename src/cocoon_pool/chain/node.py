@@ -1,7 +1,8 @@
 """The long-lived Node helper process (``node/bridge.mjs``) behind the compiler and the TVM.
 
 One process serves the whole Python process: requests and responses are JSON lines with ids.
-The helper is stateless (a pure function over BOCs), so it can be restarted at any time.
+Its stateless ops are pure functions over BOCs; the embedded chains' accounts live in it too
+(chain ops), so a restart loses them (the chains then say so).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class NodeBridge:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
         self._stderr_thread: threading.Thread | None = None
         self.requests = 0
+        # Answers read while waiting for another request's (send/receive pipelining).
+        self._answers: dict[int, str] = {}
+        self._in_flight: set[int] = set()
 
     # -- process management -------------------------------------------------------------
 
@@ -163,6 +167,14 @@ class NodeBridge:
 
     def request(self, op: str, **params: Any) -> Any:
         """Send one request and return its ``result``; raise ToolchainError on failure."""
+        return self.receive(self.send(op, **params), op)
+
+    def send(self, op: str, **params: Any) -> int:
+        """Write one request without waiting for its answer; :meth:`receive` collects it.
+
+        The helper answers in order, one request at a time, so a caller can prepare the next
+        request while the helper works on this one.
+        """
         with self._lock:
             proc = self._ensure()
             self._next_id += 1
@@ -170,32 +182,60 @@ class NodeBridge:
             params["op"] = op
             params["id"] = req_id
             line = json.dumps(params, separators=(",", ":"))
-            assert proc.stdin is not None and proc.stdout is not None
+            assert proc.stdin is not None
             try:
                 proc.stdin.write(line + "\n")
                 proc.stdin.flush()
-                raw = proc.stdout.readline()
             except (BrokenPipeError, OSError) as exc:
                 self._proc = None
+                self._in_flight.clear()
                 raise ToolchainError(
                     f"the Node helper died during `{op}`: {exc}; stderr: {self.stderr_tail}",
                     hint="run `node node/bridge.mjs` by hand to see why it fails",
                 ) from exc
-            if not raw:
-                proc.wait(timeout=5)
-                self._proc = None
-                raise ToolchainError(
-                    f"the Node helper exited (code {proc.returncode}) during `{op}`; "
-                    f"stderr: {self.stderr_tail}",
-                    hint="run `node node/bridge.mjs` by hand to see why it fails",
-                )
-            self.requests += 1
-        resp = json.loads(raw)
-        if resp.get("id") != req_id:
-            raise ToolchainError(
-                f"the Node helper answered id {resp.get('id')} to request {req_id}",
-                hint="this is a bug in node/bridge.mjs; nothing may write to its stdout",
-            )
+            self._in_flight.add(req_id)
+            return req_id
+
+    def receive(self, req_id: int, op: str = "request") -> Any:
+        """The ``result`` of request ``req_id`` (see :meth:`send`)."""
+        with self._lock:
+            raw = self._answers.pop(req_id, None)
+            while raw is None:
+                proc = self._proc
+                if req_id not in self._in_flight or proc is None or proc.stdout is None:
+                    raise ToolchainError(
+                        f"no answer pending for request {req_id} (`{op}`)",
+                        hint="the Node helper was restarted; send the request again",
+                    )
+                try:
+                    line = proc.stdout.readline()
+                except OSError as exc:
+                    line = ""
+                    self._stderr_tail.append(str(exc))
+                if not line:
+                    proc.wait(timeout=5)
+                    self._proc = None
+                    self._in_flight.clear()
+                    raise ToolchainError(
+                        f"the Node helper exited (code {proc.returncode}) during `{op}`; "
+                        f"stderr: {self.stderr_tail}",
+                        hint="run `node node/bridge.mjs` by hand to see why it fails",
+                    )
+                got = json.loads(line)
+                got_id = got.get("id") if isinstance(got, dict) else None
+                if not isinstance(got_id, int) or got_id not in self._in_flight:
+                    raise ToolchainError(
+                        f"the Node helper answered id {got_id} while {req_id} was awaited",
+                        hint="this is a bug in node/bridge.mjs; nothing may write to its stdout",
+                    )
+                self._in_flight.discard(got_id)
+                self.requests += 1
+                if got_id == req_id:
+                    resp = got
+                    break
+                self._answers[got_id] = line
+            else:
+                resp = json.loads(raw)
         if not resp.get("ok"):
             raise ToolchainError(
                 f"the Node helper failed on `{op}`: {resp.get('error')}",
