@@ -1,4 +1,4 @@
-"""`cocoon-pool bench ...`: deterministic gas figures per operation."""
+"""`cocoon-pool bench ...`: gas per operation (deterministic), and the longer benchmarks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import typer
 from rich.table import Table
 
 from cocoon_pool.bench import GAS_GOALS, measure_gas
+from cocoon_pool.cli.bench_coverage_cmd import coverage
+from cocoon_pool.cli.bench_fuzz_cmd import fuzz
 from cocoon_pool.cli.bench_oracle_cmd import oracle
+from cocoon_pool.cli.bench_scale_cmd import scale
 from cocoon_pool.cli.output import console, error_console, print_json
 
-bench_app = typer.Typer(help="Benchmarks: gas per operation.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: gas per operation, TVM coverage, fuzzing, the oracle and the chain at scale.",
+    no_args_is_help=True,
+)
 
 
 @bench_app.command("gas")
@@ -62,4 +68,7 @@ def gas(
         raise typer.Exit(1)
 
 
+bench_app.command("coverage")(coverage)
+bench_app.command("fuzz")(fuzz)
 bench_app.command("oracle")(oracle)
+bench_app.command("scale")(scale)
