@@ -4,6 +4,7 @@ real testnet or mainnet deployment takes, over HTTP on 127.0.0.1, on the real TV
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from ton_core import Address, NetworkGlobalID
+from ton_core import Address, NetworkGlobalID, begin_cell
 from tonutils.clients import ToncenterClient
 from tonutils.contracts import WalletV4R2
 
@@ -143,6 +144,16 @@ def test_the_cli_serves_until_stopped(tmp_path: Path) -> None:
         ([], {}, "give exactly one of --mnemonic-file and --mnemonic-env"),
         (["--mnemonic-env", "NO_SUCH_VAR_X"], {}, "environment variable NO_SUCH_VAR_X is empty"),
         (["--mnemonic-env", "FAUCET_X"], {"FAUCET_X": "one two"}, "the mnemonic has 2 words"),
+        (
+            ["--mnemonic-file", "/nonexistent/faucet.words"],
+            {},
+            "cannot read /nonexistent/faucet.words: No such file or directory",
+        ),
+        (
+            ["--mnemonic-file", "/etc/hostname", "--mnemonic-env", "FAUCET_X"],
+            {"FAUCET_X": "x"},
+            "give exactly one of --mnemonic-file and --mnemonic-env",
+        ),
     ],
 )
 def test_the_cli_explains_a_missing_mnemonic(
@@ -157,3 +168,74 @@ def test_the_cli_explains_a_missing_mnemonic(
     assert main(["devnet", "--port", "0", *args]) == 2
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and "Traceback" not in err
+
+
+def post_error(url: str, path: str, data: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as failure:
+        urllib.request.urlopen(request)
+    answer = json.load(failure.value)
+    assert answer["ok"] is False and answer["code"] == failure.value.code
+    return failure.value.code, answer["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/devnet/advance", {"seconds": -5}, "time cannot go backwards"),
+        ("/getAddressInformation", None, "missing query parameter 'address'"),
+        (
+            "/runGetMethod",
+            {"address": "0:" + "00" * 32, "method": "x", "stack": [["num"]]},
+            "bad stack entry",
+        ),
+        (
+            "/runGetMethod",
+            {"address": "0:" + "00" * 32, "method": "x", "stack": [["tvm.Blob", "AA=="]]},
+            "unknown stack entry type 'tvm.Blob'",
+        ),
+    ],
+)
+def test_requests_the_devnet_cannot_answer_are_400_with_the_reason(
+    devnet: tuple[Devnet, str], path: str, body: dict[str, Any] | None, message: str
+) -> None:
+    _, url = devnet
+    if body is None:
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(url + path)
+        code, error = failure.value.code, json.load(failure.value)["error"]
+    else:
+        code, error = post_error(url, path, json.dumps(body).encode())
+    assert code == 400 and message in error
+
+
+def test_a_body_that_is_not_json_is_a_400(devnet: tuple[Devnet, str]) -> None:
+    _, url = devnet
+    code, error = post_error(url, "/sendBoc", b"{not json")
+    assert code == 400 and error
+
+
+def test_get_method_arguments_of_every_stack_kind_reach_the_tvm(devnet: tuple[Devnet, str]) -> None:
+    """Cells, slices and tuples in toncenter's encoding decode to TVM values (the get-method
+    reads only its own argument, so the extra entries below it change nothing)."""
+    net, url = devnet
+    with net.lock:
+        admin = net.chain.create_wallet("devnet-stack-admin", ton(1_000))
+        pool, _ = Pool.deploy(
+            net.chain, admin, PoolParams(oracle_key=OracleSigner.from_seed_text("s").public_key)
+        )
+    empty = base64.b64encode(begin_cell().end_cell().to_boc()).decode()
+    stack = [
+        ["tvm.Cell", empty],
+        ["tvm.Slice", {"bytes": empty}],
+        ["tuple", {"elements": [["num", "1"]]}],
+        ["num", "0x1"],
+    ]
+    result = call(
+        url,
+        "/runGetMethod",
+        {"address": raw_address(pool.distribution), "method": "finalEpoch", "stack": stack},
+    )
+    assert result["exit_code"] == 0 and result["stack"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from ton_core import Address, Cell
 from tonutils.contracts import WalletV4R2
 from typer.testing import CliRunner
@@ -31,6 +32,7 @@ from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.network import NetworkChain
 from cocoon_pool.chain.types import AddressLike, Trace, raw_address
 from cocoon_pool.cli.keeper_cmd import keeper_app
+from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
 from cocoon_pool.contracts.pool import Pool, PoolParams
@@ -751,3 +753,132 @@ def test_a_k_of_n_oracle_set_is_relayed_with_k_signatures(tmp_path: Path) -> Non
     view = sb.pool.reporting_epoch()
     assert (view.reporters, view.in_flight) == (2, 0)
     sb.assert_conserved()
+
+
+# -- edges: a paused pool, a send that fails, members the chain does not know ----------------
+
+
+def test_a_paused_pool_holds_every_action_until_it_is_unpaused(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    sb.pool.admin_call(sb.pauser, m.PausePool(query_id=1)).assert_success()
+    wallet = RecordingWallet(sb.keeper)
+    with h.keeper(wallet) as keeper:
+        sb.chain.set_now(h.epoch_end + 60)
+        held = keeper.step()
+        assert (held.sent, held.failures) == (0, 0) and held.waiting >= 1
+        assert wallet.sends == 0
+        sb.pool.admin_call(sb.admin, m.UnpausePool(query_id=2)).assert_success()
+        h.drive(keeper)
+    assert wallet.sends == SENDS and all(not t.failed() for t in wallet.traces)
+    expected = expected_payouts(h)
+    assert settled_by_member(h.trace()) == {member: [p] for member, p in expected.items()}
+    sb.assert_conserved()
+
+
+@dataclass
+class FlakyWallet(RecordingWallet):
+    """A wallet whose API call fails (the message may or may not have left) ``fail`` times."""
+
+    fail: int = 1
+
+    def send(
+        self,
+        to: AddressLike,
+        value: int,
+        body: Cell | None = None,
+        *,
+        bounce: bool = True,
+        state_init: tuple[Cell, Cell] | None = None,
+    ) -> Trace:
+        if self.fail > 0:
+            self.fail -= 1
+            raise ConnectionError("the API closed the connection")
+        return super().send(to, value, body, bounce=bounce, state_init=state_init)
+
+
+def test_a_send_that_fails_is_retried_only_after_it_could_have_landed(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    wallet = FlakyWallet(sb.keeper, fail=1)
+    metrics = Metrics()
+    engine, sessions = open_database(h.keeper_db)
+    reports = OracleReports(h.oracle_db, sb.pool.distribution)
+    wall = [1_000.0]
+    keeper = Keeper(
+        chain=sb.chain,
+        wallet=wallet,
+        pool=sb.pool,
+        sessions=sessions,
+        reports=reports,
+        clock=lambda: sb.chain.now,
+        settings=KeeperSettings(settle_seconds=30, backoff_base=1, backoff_max=10),
+        metrics=metrics,
+        wall=lambda: wall[0],
+    )
+    try:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert first.failures == 1 and first.closed == 0
+        assert "close epoch 1" in first.errors[0] and "closed the connection" in first.errors[0]
+        assert metrics.render().count("cocoon_keeper_failures_total 1") == 1
+        with sessions() as session:
+            [row] = session.scalars(select(Action)).all()
+            assert (row.kind, row.state, row.failures) == ("close", "failed", 1)
+            assert row.next_attempt_ms == 1_000_000 + 30_000  # the settle time, not the backoff
+        wall[0] += 10  # within the settle time: held back, nothing sent
+        held = keeper.step()
+        assert (held.sent, held.failures) == (0, 0) and held.waiting >= 1
+        assert wallet.sends == 0
+        wall[0] += 30
+        again = keeper.step()
+        assert again.closed == 1 and again.failures == 0
+    finally:
+        reports.close()
+        engine.dispose()
+    assert sb.pool.ledger().current_epoch == 2
+
+
+def test_reports_for_members_the_chain_does_not_know_or_has_not_verified_fail_or_wait(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    unverified = sb.add_member("dave", verify=False)
+    stranger = sb.wallet("stranger")
+    epoch = sb.pool.ledger().current_epoch
+    # dave's and a stranger's reports stand in the oracle's database next to the others'.
+    extra = {"alice": unverified.address}
+    store_reports(
+        h.oracle_db, sb.signer, sb.pool.distribution, extra, epoch, global_id=sb.chain.global_id
+    )
+    extra = {"bob": stranger.address}
+    store_reports(
+        h.oracle_db, sb.signer, sb.pool.distribution, extra, epoch, global_id=sb.chain.global_id
+    )
+    wallet = RecordingWallet(sb.keeper)
+    with h.keeper(wallet) as keeper:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        # The three members' reports go out; dave waits (the admin may still verify him); the
+        # stranger has no Participant contract to ask, which is a failure retried with backoff
+        # that holds back nobody else.
+        assert (first.closed, first.relayed, first.failures) == (1, 3, 1)
+        [error] = first.errors
+        assert error.startswith(f"report epoch {epoch} {raw_address(stranger.address)}: account")
+        assert "does not exist" in error
+        assert first.waiting >= 1
+        with keeper.sessions() as session:
+            states = {
+                row.member: row.state
+                for row in session.scalars(select(Action).where(Action.kind == "report"))
+            }
+        assert states[raw_address(stranger.address)] == "failed"
+        assert raw_address(unverified.address) not in states  # waiting leaves no row
+        others = [v for k, v in states.items() if k != raw_address(stranger.address)]
+        assert others == ["done"] * 3
+    assert all(not t.failed() for t in wallet.traces)

@@ -32,6 +32,7 @@ ADMIN_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 MEMBER_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 SIGNER = OracleSigner.from_seed_text("member-cmd-oracle")
 ADMIN_ENV = "MEMBER_CMD_ADMIN_WORDS"
+EMPTY_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 MEMBER = Address("0:" + "55" * 32)
 WORKER = Address("0:" + "77" * 32)
 NODE_WALLET = Address("0:" + "88" * 32)
@@ -136,6 +137,22 @@ def test_link_decodes_to_the_facade_message(
         (["register", "--stake", "9.99"], "below the pool's minimum stake 10 TON"),
         (["claim", "--epoch", "1"], "missing option --member"),
         (["claim", "--epoch", "1", "--send"], "--mnemonic-env"),
+        (
+            ["claim", "--epoch", "1", "--send", "--mnemonic-env", "word1 word2 word3"],
+            "takes the name of an environment variable, not the words",
+        ),
+        (
+            ["claim", "--epoch", "1", "--send", "--mnemonic-env", "MEMBER_CMD_NEVER_SET"],
+            "environment variable MEMBER_CMD_NEVER_SET is not set",
+        ),
+        (
+            ["claim", "--epoch", "1", "--send", "--mnemonic-file", "/nonexistent/member.words"],
+            "cannot read the mnemonic file /nonexistent/member.words",
+        ),
+        (
+            ["claim", "--epoch", "1", "--member", MEMBER.to_str(), "--mnemonic-env", "X"],
+            "are only read with --send",
+        ),
     ],
 )
 def test_errors_are_one_line_exit_2(argv: list[str], words: str, tmp_path: Path) -> None:
@@ -145,6 +162,34 @@ def test_errors_are_one_line_exit_2(argv: list[str], words: str, tmp_path: Path)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "hint:" in lines[0]
     assert words in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_mnemonic_that_is_not_one_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2", "0:" + "66" * 32)
+    words = tmp_path / "member.words"
+    words.write_text("correct horse battery staple " * 6)
+    result = invoke(
+        ["claim", "--epoch", "1", "--config", str(config), "--send", "--mnemonic-file", str(words)]
+    )
+    assert result.exit_code == 2
+    assert f"the file {words} does not hold a valid TON mnemonic" in " ".join(result.stderr.split())
+    assert "horse" not in result.stderr
+    words.write_bytes(b"\xff\xfe not text")
+    result = invoke(
+        ["claim", "--epoch", "1", "--config", str(config), "--send", "--mnemonic-file", str(words)]
+    )
+    assert result.exit_code == 2 and "not UTF-8 text" in result.stderr
+
+
+def test_sending_needs_an_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = pool_toml("x", "0:" + "66" * 32, mnemonic_env=ADMIN_ENV, oracle_key=SIGNER.public_key)
+    config = write_pool_toml(tmp_path, text.replace('[api]\nendpoint = "x"\n', ""))
+    monkeypatch.setenv("MEMBER_CMD_WORDS", " ".join(MEMBER_WORDS))
+    result = invoke(
+        ["claim-pending", "--config", str(config), "--send", "--mnemonic-env", "MEMBER_CMD_WORDS"]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "names no API endpoint for the local network" in " ".join(result.stderr.split())
 
 
 # -- on the local network ---------------------------------------------------------------------
@@ -204,3 +249,10 @@ def test_register_bind_and_a_refused_claim_on_the_local_network(
 
         other = invoke(["claim", "--epoch", "0", *send, "--member", MEMBER.to_str()])
         assert other.exit_code == 2 and "is not the mnemonic's wallet" in other.stderr
+
+    # A wallet that holds less than the message carries is stopped before anything is signed.
+    monkeypatch.setenv("MEMBER_CMD_EMPTY_WORDS", " ".join(EMPTY_WORDS))
+    empty = ["--config", str(config), "--send", "--mnemonic-env", "MEMBER_CMD_EMPTY_WORDS"]
+    poor = invoke(["register", "--stake", "10", *empty])
+    assert poor.exit_code == 1 and "Traceback" not in poor.stderr
+    assert "holds" in poor.stderr and poor.stdout == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -133,6 +134,9 @@ def test_damaged_shipped_code_is_a_clear_error(
     record["codeHashHex"] = "00" * 32
     (shipped / "Participant.json").write_text(json.dumps(record))
     (shipped / "PoolOperator.json").unlink()
+    record = json.loads((shipped / "RewardDistribution.json").read_text())
+    record["codeBoc64"] = base64.b64encode(b"not a bag of cells").decode()
+    (shipped / "RewardDistribution.json").write_text(json.dumps(record))
     read_shipped.cache_clear()
     try:
         with pytest.raises(CocoonPoolError, match="does not match its code hash") as info:
@@ -140,6 +144,9 @@ def test_damaged_shipped_code_is_a_clear_error(
         assert "reinstall" in info.value.hint
         with pytest.raises(CocoonPoolError, match="missing or unreadable"):
             pool_contract_code("PoolOperator")
+        with pytest.raises(CocoonPoolError, match="holds a malformed BOC") as info:
+            pool_contract_code("RewardDistribution")
+        assert "reinstall" in info.value.hint
     finally:
         read_shipped.cache_clear()
 
@@ -194,3 +201,16 @@ def test_version_names_the_shipped_compiler(capsys: pytest.CaptureFixture[str]) 
     assert main(["--version"]) == 0
     expected = f"cocoon-pool {__version__} (contracts compiled with Tolk 1.3.0)\n"
     assert capsys.readouterr().out == expected
+
+
+def test_a_compiler_package_that_cannot_be_read_is_an_unknown_version(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(build, "find_node_dir", lambda: tmp_path)
+    assert build.tolk_version() == "unknown"  # no node_modules at all
+    package = tmp_path / "node_modules" / "@ton" / "tolk-js" / "package.json"
+    package.parent.mkdir(parents=True)
+    package.write_text('{"name": "@ton/tolk-js"}')
+    assert build.tolk_version() == "unknown"  # no version in it
+    package.write_text('{"version": "1.2.3"}')
+    assert build.tolk_version() == "1.2.3"

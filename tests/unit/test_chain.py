@@ -363,3 +363,55 @@ def test_wallet_can_spend_below_a_byte_boundary(chain: EmulatedChain, start: int
     received = trace.find(receiver.address)
     assert receiver.balance == ton(1) + amount - received.total_fees
     assert sender.balance < ton(3)
+
+
+def test_a_skipped_compute_phase_describes_itself_and_fees_add_up(chain: EmulatedChain) -> None:
+    alice = chain.create_wallet("alice", 100 * TON)
+    trace = alice.send(NOWHERE, TON, bounce=True)
+    dead = trace.find(NOWHERE)
+    assert f"op=-: compute skipped ({dead.compute_skipped}), aborted, bounced" in dead.describe()
+    assert trace.fees_total() == sum(tx.total_fees for tx in trace)
+    assert trace.fees_total(exclude=[alice.address]) == dead.total_fees
+    [bounce] = dead.out_messages
+    assert bounce.dest == alice.address
+    with pytest.raises(LookupError, match=rf"op=0x{OP_RESET:x} in trace:\ntx "):
+        trace.find(NOWHERE, OP_RESET)
+
+
+def test_typed_get_results_refuse_the_wrong_stack_type(
+    chain: EmulatedChain, counter_code: Cell
+) -> None:
+    alice = chain.create_wallet("alice", 100 * TON)
+    address, _ = deploy_counter(chain, counter_code, alice)
+    data = chain.run_get_method(address, "counter_data")
+    assert data.slice_at(0).load_address() == alice.address
+    with pytest.raises(GetMethodError, match=r"stack\[0\] of counter_data is .*not an int"):
+        data.int_at(0)
+    with pytest.raises(GetMethodError, match=r"stack\[0\] of counter_data is .*not a cell"):
+        data.cell_at(0)
+    with pytest.raises(GetMethodError, match=r"stack\[1\] of counter_data is 0, not a slice"):
+        data.slice_at(1)
+    owner_cell = begin_cell().store_address(alice.address).end_cell()
+    as_cell = type(data)(method="x", exit_code=0, gas_used=0, stack=[owner_cell])
+    assert as_cell.cell_at(0) is owner_cell
+    assert as_cell.address_at(0) == alice.address
+    none = type(data)(
+        method="x", exit_code=0, gas_used=0, stack=[begin_cell().store_uint(0, 2).end_cell()]
+    )
+    assert none.address_at(0) is None
+    external = begin_cell().store_uint(1, 2).store_uint(8, 9).store_uint(0xAB, 8).end_cell()
+    with pytest.raises(GetMethodError, match="is an external address"):
+        type(data)(method="x", exit_code=0, gas_used=0, stack=[external]).address_at(0)
+
+
+def test_a_member_refusal_on_a_missing_contract_says_register_first(
+    chain: EmulatedChain,
+) -> None:
+    from cocoon_pool.member_links import refusal, refusal_reason  # noqa: PLC0415
+
+    alice = chain.create_wallet("alice", 100 * TON)
+    trace = alice.send(NOWHERE, TON, bounce=True)
+    refused = refusal(trace, alice.address)
+    assert refused is not None and refused.address_raw == raw_address(NOWHERE)
+    reason = refusal_reason(refused, "testnet")
+    assert reason.startswith("no contract at ") and "register first" in reason

@@ -250,3 +250,10 @@ def test_cli_prints_a_typo_as_one_line_without_traceback(tmp_path: Path) -> None
         f"error: {path}: unknown key epoch.frist "
         "(hint: did you mean first? allowed here: start, length, first)\n"
     )
+
+
+def test_members_that_are_not_an_array_of_tables(tmp_path: Path) -> None:
+    text = BASE.split("[[members]]", maxsplit=1)[0].replace("[oracle]", 'members = "all"\n[oracle]')
+    path, error = config_error(tmp_path, text)
+    assert error.message == f"{path}: members must be an array of tables"
+    assert error.hint == "write each member as [[members]]"
