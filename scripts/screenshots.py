@@ -21,19 +21,9 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from cocoon_pool.contracts.addresses import raw  # noqa: E402
 from cocoon_pool.dashboard.app import create_app, running  # noqa: E402
+from cocoon_pool.dashboard.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from cocoon_pool.dashboard.demo import seed_demo  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OUT = ROOT / "docs" / "screenshots"
 DEMO_ALERTS = (
     {

@@ -20,10 +20,19 @@ def local_http_server(answer: Callable[[BaseHTTPRequestHandler], None]) -> Itera
         def log_message(self, format: str, *args: object) -> None:
             pass  # the tests assert on what the oracle stored, not on the server's log
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
     # A slow answer the oracle gave up on must not hold the test's teardown.
-    httpd.block_on_close = False
+    with serve_on_free_port(Handler, block_on_close=False) as port:
+        yield port
+
+
+@contextmanager
+def serve_on_free_port(
+    handler: type[BaseHTTPRequestHandler], *, block_on_close: bool = True
+) -> Iterator[int]:
+    """Run a threading HTTP server with ``handler`` on a free port of 127.0.0.1 (yielded)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.block_on_close = block_on_close
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cocoon_pool.chain.types import raw_address
+from cocoon_pool.cli.app import main
 from cocoon_pool.devnet import Devnet, serve
 
 
@@ -72,3 +73,10 @@ def devnet_admin(
     assert net.faucet is not None
     monkeypatch.setenv(env, " ".join(admin_words))
     return net, url, raw_address(net.faucet)
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``cocoon-pool argv`` in process: its exit code, stdout and stderr."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs
@@ -72,7 +72,7 @@ from cocoon_pool.keeper.core import Keeper, KeeperSettings, SignedReport
 from cocoon_pool.keeper.db import open_database as open_keeper
 from cocoon_pool.oracle import Oracle, load_config
 from cocoon_pool.pool_config import load_pool_file
-from local_http import member_address
+from local_http import member_address, serve_on_free_port
 
 TOKEN = "123456:alerts-test-token-never-printed"
 CHAT = "-1001234567890"
@@ -142,15 +142,8 @@ def local_server(handle: Handler) -> Iterator[int]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_on_free_port(RequestHandler) as port:
+        yield port
 
 
 def _json(status: int, data: object) -> Answer:

@@ -16,14 +16,13 @@ from sqlalchemy import text
 from tonutils.contracts import WalletV4R2
 from typer.testing import CliRunner
 
-from cocoon_pool.cli.app import main
 from cocoon_pool.cli.keeper_cmd import keeper_app
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.devnet import Devnet
 from cocoon_pool.oracle.db import open_database
 from cocoon_pool.oracle.models import Poll
 from local_http import local_http_server
-from network_fixtures import devnet_admin, pool_toml, serve_devnet, write_pool_toml
+from network_fixtures import devnet_admin, pool_toml, run_cli, serve_devnet, write_pool_toml
 
 ADMIN_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 SIGNER = OracleSigner.from_seed_text("cli-edges-oracle")
@@ -33,12 +32,6 @@ ENV = "CLI_EDGES_TEST_WORDS"
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[tuple[Devnet, str]]:
     yield from serve_devnet(ADMIN_WORDS)
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def config_for(tmp_path: Path, url: str, admin: str, **kwargs: object) -> Path:
@@ -69,7 +62,7 @@ def test_deploy_prints_its_tables_then_status_reads_services_health(
 ) -> None:
     _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
     config = config_for(tmp_path, url, admin, pool_id=11)
-    code, out, err = run(["deploy", "--config", str(config)], capsys)
+    code, out, err = run_cli(["deploy", "--config", str(config)], capsys)
     assert code == 0, err
     flat = " ".join(out.split())
     assert "dry run on the embedded chain" in flat and "deployed and verified on local" in flat
@@ -77,7 +70,7 @@ def test_deploy_prints_its_tables_then_status_reads_services_health(
     record = json.loads((tmp_path / "deployments" / "local.json").read_text())
     assert record["first_transaction"] is not None
 
-    code, out, err = run(["deploy", "--config", str(config)], capsys)
+    code, out, err = run_cli(["deploy", "--config", str(config)], capsys)
     assert code == 0, err
     assert "already deployed: verified on local" in " ".join(out.split())
 
@@ -87,7 +80,7 @@ def test_deploy_prints_its_tables_then_status_reads_services_health(
     with (
         local_http_server(healthz(b'{"ok": true, "steps": 3}')) as keeper_port,
     ):
-        code, out, err = run(
+        code, out, err = run_cli(
             [
                 "status",
                 "--config",
@@ -117,7 +110,7 @@ def test_deploy_prints_its_tables_then_status_reads_services_health(
         assert session.execute(text("select count(*) from oracle_polls")).scalar() == 2
     engine.dispose()
     with local_http_server(healthz(b"fine\n")) as keeper_port:
-        code, out, err = run(
+        code, out, err = run_cli(
             [
                 "status",
                 "--config",
@@ -138,7 +131,7 @@ def test_deploy_prints_its_tables_then_status_reads_services_health(
     assert oracle["details"]["members"] == 4 and oracle["details"]["down"] == 1
     assert oracle["details"]["last_poll_seconds_ago"] > 0
 
-    code, out, err = run(["status", "--config", str(config), "--oracle-db", oracle_db], capsys)
+    code, out, err = run_cli(["status", "--config", str(config), "--oracle-db", oracle_db], capsys)
     assert code == 0, err
     rows = {
         cells[0]: cells[1]
@@ -154,10 +147,10 @@ def test_status_and_deploy_need_an_endpoint(
 ) -> None:
     monkeypatch.setenv(ENV, " ".join(ADMIN_WORDS))
     config = no_endpoint(tmp_path, "0:" + "66" * 32)
-    code, _, err = run(["status", "--config", str(config)], capsys)
+    code, _, err = run_cli(["status", "--config", str(config)], capsys)
     assert code == 2 and "pool.toml names no API endpoint" in err and "Traceback" not in err
     assert "set [api] endpoint" in err
-    code, _, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    code, _, err = run_cli(["deploy", "--config", str(config), "--json"], capsys)
     flat = " ".join(err.split())
     assert code == 2 and "names no API endpoint for the local network" in flat
     assert "Traceback" not in err
@@ -171,7 +164,7 @@ def test_status_of_a_pool_that_is_not_deployed(
 ) -> None:
     _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
     config = config_for(tmp_path, url, admin, pool_id=12)
-    code, _, err = run(["status", "--config", str(config)], capsys)
+    code, _, err = run_cli(["status", "--config", str(config)], capsys)
     flat = " ".join(err.split())
     assert code == 1 and "no pool is deployed at" in flat and "cocoon-pool deploy" in flat
     assert "Traceback" not in err
@@ -186,7 +179,7 @@ def test_a_mainnet_deploy_asks_first_and_stops_on_no(
     _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
     config = config_for(tmp_path, url, admin, pool_id=13, network="mainnet")
     monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
-    code, out, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    code, out, err = run_cli(["deploy", "--config", str(config), "--json"], capsys)
     assert code == 130 and "aborted" in err
     assert "MAINNET" in out + err
     assert not (tmp_path / "deployments").exists()
@@ -200,7 +193,7 @@ def test_keeper_run_once_prints_its_totals_and_refuses_wrong_addresses(
 ) -> None:
     _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
     config = config_for(tmp_path, url, admin, pool_id=14)
-    code, _, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    code, _, err = run_cli(["deploy", "--config", str(config), "--json"], capsys)
     assert code == 0, err
     oracle_db = f"sqlite:///{tmp_path / 'oracle.db'}"
     open_database(oracle_db)[0].dispose()

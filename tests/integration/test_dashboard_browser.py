@@ -13,18 +13,7 @@ import pytest
 from cocoon_pool.contracts.addresses import raw
 from cocoon_pool.dashboard.app import create_app, running
 from cocoon_pool.dashboard.app import ton as ton_text
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from cocoon_pool.dashboard.browser import CHROMIUM, CHROMIUM_ARGS
 
 if not os.access(CHROMIUM, os.X_OK):  # pragma: no cover - bootstrap.sh dev installs it
     pytest.skip(
@@ -32,10 +21,10 @@ if not os.access(CHROMIUM, os.X_OK):  # pragma: no cover - bootstrap.sh dev inst
         allow_module_level=True,
     )
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-from test_dashboard import seeded  # noqa: E402 - the same demo pool, built once
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_dashboard import seeded  # the same demo pool, built once
 
-from cocoon_pool.dashboard.demo import Demo  # noqa: E402
+from cocoon_pool.dashboard.demo import Demo
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,12 @@ import pytest
 from tonutils.contracts import WalletV4R2
 
 from cocoon_pool.chain.types import raw_address
-from cocoon_pool.cli.app import main
 from cocoon_pool.contracts.addresses import derive_pool_addresses
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.deploy import expected_code_hashes
 from cocoon_pool.devnet import Devnet
 from cocoon_pool.pool_config import load_pool_file
-from network_fixtures import devnet_admin, pool_toml, serve_devnet, write_pool_toml
+from network_fixtures import devnet_admin, pool_toml, run_cli, serve_devnet, write_pool_toml
 
 ADMIN_WORDS = list(WalletV4R2.create(None)[3])  # type: ignore[arg-type]
 SIGNER = OracleSigner.from_seed_text("deploy-oracle")
@@ -35,12 +34,6 @@ def write_config(tmp_path: Path, url: str, admin: str, pool_id: int = 0) -> Path
     return write_pool_toml(tmp_path, text)
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_deploy_verifies_records_and_is_idempotent(
     endpoint: tuple[Devnet, str],
     tmp_path: Path,
@@ -52,7 +45,7 @@ def test_deploy_verifies_records_and_is_idempotent(
     pool_file = load_pool_file(config)
     expected = derive_pool_addresses(pool_file.admin, pool_file.params(), pool_file.pauser)
 
-    code, out, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    code, out, err = run_cli(["deploy", "--config", str(config), "--json"], capsys)
     assert code == 0, err
     result = json.loads(out)
     deployed = result["deploy"]
@@ -71,7 +64,7 @@ def test_deploy_verifies_records_and_is_idempotent(
     record = json.loads((tmp_path / "deployments" / "local.json").read_text())
     assert record["contracts"] == contracts and record["first_transaction"] is not None
 
-    code, out, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    code, out, err = run_cli(["deploy", "--config", str(config), "--json"], capsys)
     assert code == 0, err
     again = json.loads(out)["deploy"]
     assert again["already_deployed"] and again["transactions"] == 0
@@ -88,14 +81,14 @@ def test_deploy_refuses_a_wallet_that_is_not_the_admin(
     _, url = endpoint
     monkeypatch.setenv(ENV, " ".join(ADMIN_WORDS))
     config = write_config(tmp_path, url, "0:" + "77" * 32, pool_id=1)
-    code, _, err = run(["deploy", "--config", str(config)], capsys)
+    code, _, err = run_cli(["deploy", "--config", str(config)], capsys)
     assert code == 2
     assert "is not the admin" in " ".join(err.split()) and "Traceback" not in err
 
 
 def test_dry_run_needs_no_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/api/v2", "0:" + "66" * 32)
-    code, out, err = run(["deploy", "--config", str(config), "--dry-run", "--json"], capsys)
+    code, out, err = run_cli(["deploy", "--config", str(config), "--dry-run", "--json"], capsys)
     assert code == 0, err
     dry = json.loads(out)["dry_run"]
     assert dry["transactions"] >= 5 and dry["fees_nanoton"] > 0
@@ -107,7 +100,7 @@ def test_network_guard(
 ) -> None:
     _, url = endpoint
     config = write_config(tmp_path, url, "0:" + "66" * 32)
-    code, _, err = run(["deploy", "--config", str(config), "--network", "mainnet"], capsys)
+    code, _, err = run_cli(["deploy", "--config", str(config), "--network", "mainnet"], capsys)
     assert code == 2 and "is for local" in err
 
 
@@ -119,9 +112,9 @@ def test_status_reads_a_deployed_pool(
 ) -> None:
     _, url, admin = devnet_admin(endpoint, monkeypatch, ENV, ADMIN_WORDS)
     config = write_config(tmp_path, url, admin, pool_id=7)
-    code, _, err = run(["deploy", "--config", str(config), "--json"], capsys)
+    code, _, err = run_cli(["deploy", "--config", str(config), "--json"], capsys)
     assert code == 0, err
-    code, out, err = run(["status", "--config", str(config), "--json"], capsys)
+    code, out, err = run_cli(["status", "--config", str(config), "--json"], capsys)
     assert code == 0, err
     report = json.loads(out)
     params = load_pool_file(config).params()
@@ -129,7 +122,7 @@ def test_status_reads_a_deployed_pool(
     assert report["epoch"]["open"] == 1 and report["members"]["count"] == 0
     assert report["money_nanoton"]["received"] == 0 and report["reporting"] is None
     assert report["money_nanoton"]["operator_stake"] >= params.min_operator_stake
-    code, out, err = run(
+    code, out, err = run_cli(
         ["status", "--config", str(config), "--keeper", "http://127.0.0.1:9"], capsys
     )
     assert code == 0 and "keeper health" in out and "NOT OK" in out

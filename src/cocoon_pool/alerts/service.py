@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import httpx
 from sqlalchemy import Engine, select
@@ -40,6 +39,7 @@ from cocoon_pool.alerts.errors import AlertsDatabaseError, AlertsUsageError, Sin
 from cocoon_pool.alerts.models import STATE_PENDING, STATE_SENT, AlertRow, Delivery
 from cocoon_pool.alerts.recent import alert_of
 from cocoon_pool.alerts.sinks import Sink, TelegramSink, WebhookSink, tls_context
+from cocoon_pool.closing import Closing
 
 log = logging.getLogger("cocoon_pool.alerts")
 Clock = Callable[[], float]
@@ -77,7 +77,7 @@ def build_sinks(settings: AlertsSettings) -> list[Sink]:
     return sinks
 
 
-class AlertService:
+class AlertService(Closing):
     """The alerts database, read-only engines on the sources, and the sinks."""
 
     def __init__(
@@ -104,17 +104,6 @@ class AlertService:
         for engine in self._sources.values():
             engine.dispose()
         self.engine.dispose()
-
-    def __enter__(self) -> AlertService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def now(self) -> int:
         return int(self.clock())

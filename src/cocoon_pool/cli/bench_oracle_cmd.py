@@ -9,7 +9,6 @@ the poller's on a small machine; the figures show both.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import multiprocessing
 import os
@@ -27,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cocoon_pool.cli.output import console, error_console, one_line_errors, print_json
+from cocoon_pool.cli.output import console, emit_report, error_console, one_line_errors
 
 POOL = "0:" + "ab" * 32
 """The distribution every fake worker names as its owner."""
@@ -435,13 +434,7 @@ def oracle(  # noqa: PLR0917 (a Typer command: one parameter per option)
             new_connections=new_connections,
             interval=interval,
         )
-    if snapshot is not None:
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        print_json(report)
-    else:
-        _print_report(report)
+    emit_report(report, snapshot=snapshot, as_json=as_json, show=lambda: _print_report(report))
     if not report["stored_once"]:
         raise typer.Exit(1)
 

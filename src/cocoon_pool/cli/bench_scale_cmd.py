@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cocoon_pool.cli.output import console, error_console, one_line_errors, print_json
+from cocoon_pool.cli.output import console, emit_report, error_console, one_line_errors
 from cocoon_pool.scale import DEFAULT_BATCH, SMALL_POOL, ScaleConfig, ScaleResult, run_scale
 
 MIB = 1024 * 1024
@@ -57,13 +56,7 @@ def scale(  # noqa: PLR0917 (a Typer command: one parameter per option)
             error_console.print(f"running the pool at N = {SMALL_POOL} and N = {participants:,}...")
         result = run_scale(config, progress)
     report = result.as_json()
-    if snapshot is not None:
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if as_json:
-        print_json(report)
-    else:
-        _print(result)
+    emit_report(report, snapshot=snapshot, as_json=as_json, show=lambda: _print(result))
     if not result.ok:
         raise typer.Exit(1)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -28,6 +29,19 @@ def tons(nanotons: int) -> str:
 def print_json(data: Any) -> None:
     """Exactly one JSON document on stdout, nothing else."""
     print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def emit_report(
+    report: dict[str, Any], *, snapshot: Path | None, as_json: bool, show: Callable[[], None]
+) -> None:
+    """Write the benchmark snapshot (if asked), then print the report as JSON or via `show`."""
+    if snapshot is not None:
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print_json(report)
+    else:
+        show()
 
 
 def report_error(exc: CocoonPoolError) -> int:

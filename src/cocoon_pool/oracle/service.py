@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cocoon_pool.closing import Closing
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.oracle.config import MemberConfig, OracleConfig
 from cocoon_pool.oracle.db import open_database
@@ -174,7 +174,7 @@ _PARAM_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 """Positional placeholder per DB-API paramstyle (SQLite: qmark; psycopg: pyformat)."""
 
 
-class Oracle:
+class Oracle(Closing):
     """An open oracle database plus the configuration it serves."""
 
     def __init__(
@@ -193,17 +193,6 @@ class Oracle:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Oracle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def signer(self) -> OracleSigner:
