@@ -8,7 +8,7 @@ from typing import Protocol
 from ton_core import Address, Cell
 
 from cocoon_pool.chain.messages import contract_address
-from cocoon_pool.chain.types import AddressLike, GetResult, StackValue, Trace
+from cocoon_pool.chain.types import AccountState, AddressLike, GetResult, StackValue, Trace
 
 
 class SendingWallet(Protocol):
@@ -42,6 +42,8 @@ class Chain(Protocol):
     ) -> GetResult: ...
 
     def get_balance(self, address: AddressLike) -> int: ...
+
+    def get_state(self, address: AddressLike) -> AccountState: ...
 
     def deploy(
         self,

@@ -327,6 +327,11 @@ class Keeper:
             )
 
     def _report_check(self, member: Address, epoch: int) -> Check:
+        # A member who never registered has no contract to ask: its report can never count,
+        # so it is skipped like a deregistered one rather than retried as a failure forever.
+        target = self.pool.participant_address(member)
+        if self.pool.chain.get_state(target).status != "active":
+            return Check(Verdict.SKIP, "not registered (no Participant contract)")
         info = self.pool.participant_info(member)
         if not info.registered:
             return Check(Verdict.SKIP, "not registered")
