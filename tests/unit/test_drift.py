@@ -37,6 +37,7 @@ from cocoon_pool.contracts.codec import (
     TlbStruct,
     Uint,
 )
+from cocoon_pool.contracts.constants import upper_snake
 from cocoon_pool.contracts.exit_codes import exit_codes
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -219,11 +220,6 @@ def parse_enums(text: str) -> dict[str, dict[str, int]]:
         m[1]: {k: int(v, 0) for k, v in _ENUM_MEMBER.findall(strip_comments(m[2]))}
         for m in _ENUM.finditer(text)
     }
-
-
-def python_name(member: str) -> str:
-    """``StakeBelowMinimum`` -> ``STAKE_BELOW_MINIMUM``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", member).upper()
 
 
 @cache
@@ -569,7 +565,7 @@ def parse_errors(text: str) -> tuple[dict[str, int], list[str]]:
         if m is None or enum is None:
             problems.append(f"errors.tolk:{number}: not an enum member `Name = <decimal>`: {raw}")
             continue
-        name, value = f"ERR_{python_name(m[1])}", int(m[2])
+        name, value = f"ERR_{upper_snake(m[1])}", int(m[2])
         if name in codes:
             problems.append(f"errors.tolk:{number}: {name} is declared twice")
         if (other := next((k for k, v in codes.items() if v == value), None)) is not None:
@@ -610,7 +606,7 @@ def test_python_reads_every_exit_code() -> None:
 def test_constants_match_python(file: str, module: ModuleType, prefixes: tuple[str, ...]) -> None:
     text = (CONTRACTS / file).read_text()
     declared = parse_int_constants(text) | {
-        ENUM_PREFIXES[enum] + python_name(member): value
+        ENUM_PREFIXES[enum] + upper_snake(member): value
         for enum, members in parse_enums(text).items()
         if enum in ENUM_PREFIXES
         for member, value in members.items()

@@ -151,8 +151,10 @@ def alerts_database_url(pool_file: PoolFile) -> str | None:
     """Where ``cocoon-pool alerts`` records its alerts, or None without an ``[alerts]`` table
     (needs no secret: the dashboard only reads the alerts)."""
     table: AlertsTable | None = pool_file.alerts
-    if table is None:
-        return None
+    return None if table is None else _alerts_database_url(pool_file, table)
+
+
+def _alerts_database_url(pool_file: PoolFile, table: AlertsTable) -> str:
     default = pool_file.database_url
     return _url(pool_file, "database_url", table.database_url, default) or default
 
@@ -209,7 +211,7 @@ def alerts_settings(pool_file: PoolFile) -> AlertsSettings:
             "set webhook_url, or remove webhook_secret_env/webhook_secret_file",
         )
     return AlertsSettings(
-        database_url=_url(pool_file, "database_url", table.database_url, default) or default,
+        database_url=_alerts_database_url(pool_file, table),
         oracle_database=_url(pool_file, "oracle_database", table.oracle_database, None),
         indexer_database=_url(pool_file, "indexer_database", table.indexer_database, default),
         keeper_database=_url(pool_file, "keeper_database", table.keeper_database, default),

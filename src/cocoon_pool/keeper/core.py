@@ -39,6 +39,7 @@ from cocoon_pool.chain.protocol import Chain, SendingWallet
 from cocoon_pool.chain.types import Trace, raw_address
 from cocoon_pool.contracts.constants import fee
 from cocoon_pool.contracts.pool import Pool
+from cocoon_pool.errors import GetMethodError
 from cocoon_pool.keeper.logs import LOGGER_NAME
 from cocoon_pool.keeper.metrics import Metrics
 from cocoon_pool.keeper.models import (
@@ -327,12 +328,17 @@ class Keeper:
             )
 
     def _report_check(self, member: Address, epoch: int) -> Check:
-        # A member who never registered has no contract to ask: its report can never count,
-        # so it is skipped like a deregistered one rather than retried as a failure forever.
-        target = self.pool.participant_address(member)
-        if self.pool.chain.get_state(target).status != "active":
+        try:
+            info = self.pool.participant_info(member)
+        except GetMethodError:
+            # A member who never registered has no contract to ask: its report can never
+            # count, so it is skipped like a deregistered one rather than retried as a failure
+            # forever. Only then is the account's state read (one more request, off the
+            # common path); any other error stays a failure, retried with backoff.
+            target = self.pool.participant_address(member)
+            if self.pool.chain.get_state(target).status == "active":
+                raise
             return Check(Verdict.SKIP, "not registered (no Participant contract)")
-        info = self.pool.participant_info(member)
         if not info.registered:
             return Check(Verdict.SKIP, "not registered")
         if info.last_reported_epoch >= epoch:
