@@ -24,6 +24,50 @@ sha256Module.sha256_sync = (source) =>
     createHash('sha256')
         .update(typeof source === 'string' ? Buffer.from(source, 'utf-8') : source)
         .digest();
+// The emulator's wasm build calls every C++ function that may throw through a JS trampoline
+// (invoke_*) that looks the callee up with WebAssembly.Table.prototype.get, a slow builtin:
+// ~8 % of a transaction's CPU. A per-table mirror of the entries read (dropped whenever the
+// table is set or grown) returns the very same function objects.
+const MIRROR = Symbol('tableMirror');
+const tableProto = WebAssembly.Table.prototype;
+const tableGet = tableProto.get;
+const tableSet = tableProto.set;
+const tableGrow = tableProto.grow;
+tableProto.get = function get(index) {
+    let mirror = this[MIRROR];
+    if (mirror === undefined) {
+        mirror = [];
+        this[MIRROR] = mirror;
+    }
+    let fn = mirror[index];
+    if (fn === undefined) {
+        fn = tableGet.call(this, index);
+        mirror[index] = fn;
+    }
+    return fn;
+};
+tableProto.set = function set(...args) {
+    this[MIRROR] = undefined;
+    return tableSet.apply(this, args);
+};
+tableProto.grow = function grow(...args) {
+    this[MIRROR] = undefined;
+    return tableGrow.apply(this, args);
+};
+// The memory of each wasm instance, keyed by its exported functions, so that `emulate` can
+// write its arguments straight into the emulator's heap (see emulatorArgs).
+const memoryOfExport = new WeakMap();
+const wasmInstantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = async function instantiate(...args) {
+    const result = await wasmInstantiate.apply(this, args);
+    const instance = result instanceof WebAssembly.Instance ? result : result.instance;
+    const exports = Object.values(instance.exports);
+    const memory = exports.find((e) => e instanceof WebAssembly.Memory);
+    if (memory !== undefined) {
+        for (const e of exports) if (typeof e === 'function') memoryOfExport.set(e, memory);
+    }
+    return result;
+};
 const core = require('@ton/core');
 const sandbox = require('@ton/sandbox');
 const tolk = require('@ton/tolk-js');
@@ -284,7 +328,7 @@ function transactionSummary(txB64, shardAccountB64, detail = 'full', deliver = n
             const cell = dict.get(key);
             outMessages.push(messageSummary(msg, cell, detail));
             if (deliver !== null && msg.info.type === 'internal') {
-                deliver.push([msg.info.dest.toRawString(), b64(cell)]);
+                deliver.push([msg.info.dest.toRawString(), b64(cell), msg.info.value.coins]);
             }
         }
     }
@@ -733,8 +777,9 @@ class Reader {
 const ACC_STATUS = ['uninit', 'frozen', 'active', 'nonexist'];
 const SKIP_REASON = ['no-state', 'bad-state', 'no-gas'];
 
-// A Message: the summary messageSummary gives for detail 'summary'.
-function leanMessage(cells, idx) {
+// A Message: the summary messageSummary gives for detail 'summary' (and, with `withBody`,
+// an internal message's body too).
+function leanMessage(cells, idx, withBody = false) {
     const r = new Reader(cells, idx);
     const out = {
         kind: null, boc: null, src: null, dest: null, value: null, fwdFee: null, bounce: false,
@@ -780,7 +825,7 @@ function leanMessage(cells, idx) {
         body = new Reader(cells, bodyRef);
     }
     if (body.left() >= 32) out.op = body.uint(32);
-    if (out.kind === 'external-out') {
+    if (out.kind === 'external-out' || withBody) {
         // events: the Python side decodes their bodies
         out.bodyBoc = bodyRef !== null
             ? subBoc(cells, bodyRef)
@@ -816,7 +861,7 @@ function hashmapRefs(cells, idx, n, out) {
     }
 }
 
-function leanTransaction(txB64, shardAccountB64, deliver) {
+function leanTransaction(txB64, shardAccountB64, deliver, withBodies = false) {
     const { cells, root } = parseBocCells(Buffer.from(txB64, 'base64'));
     const t = new Reader(cells, root);
     if (t.uint(4) !== 0b0111) throw new Error('not a transaction');
@@ -831,15 +876,15 @@ function leanTransaction(txB64, shardAccountB64, deliver) {
     const totalFees = t.currencies();
     t.nextRef(); // state update
     let inMessage = null;
-    if (msgs.flag()) inMessage = leanMessage(cells, msgs.nextRef());
+    if (msgs.flag()) inMessage = leanMessage(cells, msgs.nextRef(), withBodies);
     const outMessages = [];
     if (msgs.flag()) {
         const refs = [];
         hashmapRefs(cells, msgs.nextRef(), 15, refs);
         for (const idx of refs) {
-            const m = leanMessage(cells, idx);
+            const m = leanMessage(cells, idx, withBodies);
             outMessages.push(m);
-            if (m.kind === 'internal') deliver.push([m.dest, subBoc(cells, idx)]);
+            if (m.kind === 'internal') deliver.push([m.dest, subBoc(cells, idx), m.value]);
         }
     }
     const d = new Reader(cells, t.nextRef());
@@ -959,6 +1004,33 @@ function chainStateOf(req) {
 }
 const chainOf = (req) => chainStateOf(req).accounts;
 
+// Plain accounts (EmulatedChain.use_plain_wallets, for scale runs only): wallets whose code
+// never runs. A message to one credits its value to the balance without a transaction; a
+// chain message may carry `debit` [address, value] for an operation's first message, sent
+// straight from the wallet's address (no wallet transaction), like @ton/sandbox's
+// `sendMessage(internal(...))`. state.plain: address -> balance (bigint, the truth);
+// state.stale: the plain accounts whose ShardAccount BOC does not show it yet.
+function plainAdjust(state, raw, delta) {
+    state.plain.set(raw, state.plain.get(raw) + delta);
+    state.stale.add(raw);
+}
+
+// The account's ShardAccount BOC, with a plain account's balance written in first.
+function accountOf(state, raw) {
+    const sa = state.accounts.get(raw);
+    if (sa === undefined || !state.stale.has(raw)) return sa;
+    state.stale.delete(raw);
+    const parsed = loadShardAccount(cellOf(sa).beginParse());
+    parsed.account.storage.balance.coins = state.plain.get(raw);
+    const fresh = shardAccountB64(parsed);
+    state.accounts.set(raw, fresh);
+    return fresh;
+}
+
+function freshen(state) {
+    for (const raw of [...state.stale]) accountOf(state, raw);
+}
+
 function dropChains(req) {
     for (const id of req.drop ?? []) chains.delete(id);
 }
@@ -983,18 +1055,38 @@ const cpuMs = () => {
     return (u.user + u.system) / 1000;
 };
 
+// Executor.invoke copies each string argument into the wasm heap with a per-character JS
+// loop (twice: length, then copy) and sorts its buffer pool on every call; the arguments here
+// are ASCII (base64, JSON), so one native latin1 write into buffers kept between calls does.
+const argBuffers = [{ ptr: 0, size: 0 }, { ptr: 0, size: 0 }, { ptr: 0, size: 0 }];
+function emulatorArgs(ex, strings) {
+    const memory = memoryOfExport.get(ex.module._malloc);
+    if (memory === undefined) return null;
+    for (let i = 0; i < strings.length; i++) {
+        const b = argBuffers[i];
+        if (b.size < strings[i].length + 1) {
+            if (b.ptr) ex.module._free(b.ptr);
+            b.size = 2 * (strings[i].length + 1);
+            b.ptr = ex.module._malloc(b.size);
+        }
+    }
+    // after every malloc: growing the memory detaches older views of it
+    const heap = Buffer.from(memory.buffer);
+    for (let i = 0; i < strings.length; i++) {
+        const at = argBuffers[i].ptr;
+        heap[at + heap.write(strings[i], at, 'latin1')] = 0;
+    }
+    return argBuffers.map((b) => b.ptr);
+}
+
 function emulate(ex, ptr, sa, messageB64, lt, now, seedHex, debug) {
-    const params = {
-        utime: now,
-        lt: lt.toString(),
-        rand_seed: seedHex,
-        ignore_chksig: false,
-        debug_enabled: debug,
-    };
+    const params = `{"utime":${now},"lt":"${lt}","rand_seed":"${seedHex}","ignore_chksig":false,"debug_enabled":${debug ? 'true' : 'false'}}`;
     const t0 = performance.now();
-    const resp = JSON.parse(
-        ex.extractString(ex.invoke('_emulate_with_emulator', [ptr, 0, sa, messageB64, JSON.stringify(params)])),
-    );
+    const args = emulatorArgs(ex, [sa, messageB64, params]);
+    const out = args === null
+        ? ex.invoke('_emulate_with_emulator', [ptr, 0, sa, messageB64, params])
+        : ex.module._emulate_with_emulator(ptr, 0, ...args);
+    const resp = JSON.parse(ex.extractString(out));
     chainTimers.emulateMs += performance.now() - t0;
     if (resp.fail) {
         throw new Error(`emulation failed: ${resp.message ?? JSON.stringify(resp)}`);
@@ -1014,6 +1106,8 @@ async function chainRunTraces(req) {
     const verbosity = verbosityOf(req);
     const debug = req.debug ?? false;
     const detail = req.detail ?? 'full';
+    // summary: the accounts whose transactions come back with their messages' bodies
+    const bodiesOf = new Set(req.bodiesOf ?? []);
     const config = state.trimmed ? getterConfig() : configB64;
     const ptr = ex.getEmulatorPointer(config, VERBOSITY_NUM[verbosity]);
     const seedHex = seedOf(req).toString('hex');
@@ -1023,8 +1117,11 @@ async function chainRunTraces(req) {
     const traces = [];
     const logs = [];
     let stopped = false;
+    const credited = new Set();
     for (const first of req.messages) {
+        if (first.debit) credited.add(first.debit[0]);
         if (stopped) break;
+        if (first.debit) plainAdjust(state, first.debit[0], -BigInt(first.debit[1]));
         const queue = [[first.dest, first.boc]];
         const txs = [];
         const trace = { transactions: txs, rejected: null, overflow: false };
@@ -1035,9 +1132,14 @@ async function chainRunTraces(req) {
                 stopped = true;
                 break;
             }
-            const [dest, messageB64] = queue[qi];
+            const [dest, messageB64, value] = queue[qi];
+            if (value !== undefined && state.plain.has(dest)) {
+                plainAdjust(state, dest, BigInt(value));
+                credited.add(dest);
+                continue;
+            }
             lt += LT_STEP;
-            const before = accounts.get(dest) ?? emptyShardAccount(dest);
+            const before = accountOf(state, dest) ?? emptyShardAccount(dest);
             if (rawSampleEvery > 0 && rawSampleSeen++ % rawSampleEvery === 0 && rawSample.length < RAW_SAMPLE_MAX) {
                 rawSample.push({ shardAccount: before, message: messageB64, lt, now, config });
             }
@@ -1058,7 +1160,7 @@ async function chainRunTraces(req) {
             state.lt = lt;
             const deliver = [];
             const tx = detail === 'summary'
-                ? leanTransaction(o.transaction, o.shard_account, deliver)
+                ? leanTransaction(o.transaction, o.shard_account, deliver, bodiesOf.has(dest))
                 : transactionSummary(o.transaction, o.shard_account, detail, deliver);
             tx.address = dest;
             tx.vmLog = verbosity !== 'short' ? split.vmLog : null;
@@ -1072,7 +1174,9 @@ async function chainRunTraces(req) {
     chainTimers.handlerMs += performance.now() - began;
     chainTimers.handlerCpuMs += cpuMs() - beganCpu;
     // One joined log for wrappers that read a result's vmLog (tvm_coverage's RecordingBridge).
-    return { lt: lt.toString(), traces, vmLog: logs.length ? logs.join('\n') : null };
+    const plainBalances = {};
+    for (const raw of credited) plainBalances[raw] = state.plain.get(raw).toString();
+    return { lt: lt.toString(), traces, vmLog: logs.length ? logs.join('\n') : null, plainBalances };
 }
 
 Object.assign(handlers, {
@@ -1080,13 +1184,19 @@ Object.assign(handlers, {
         dropChains(req);
         // config 'trimmed': the get-methods' config (no validator sets, no suspended list),
         // ~30% faster per transaction; the canary test shows identical transactions.
-        chains.set(req.chain, { accounts: new Map(), lt: 0n, trimmed: req.config === 'trimmed' });
+        chains.set(req.chain, {
+            accounts: new Map(), lt: 0n, trimmed: req.config === 'trimmed', plain: new Map(), stale: new Set(),
+        });
         return {};
     },
     chainFork: async (req) => {
         dropChains(req);
         const from = chainStateOf(req);
-        chains.set(req.into, { accounts: new Map(from.accounts), lt: from.lt, trimmed: from.trimmed });
+        freshen(from);
+        chains.set(req.into, {
+            accounts: new Map(from.accounts), lt: from.lt, trimmed: from.trimmed,
+            plain: new Map(from.plain), stale: new Set(),
+        });
         return {};
     },
     chainDrop: async (req) => {
@@ -1096,23 +1206,44 @@ Object.assign(handlers, {
     // [{address, codeBoc, dataBoc, balance, lastPaid}] -> their ShardAccounts replace any state.
     chainSetAccounts: async (req) => {
         dropChains(req);
-        const accounts = chainOf(req);
-        for (const a of req.accounts) accounts.set(a.address, createAccount(a).shardAccount);
+        const state = chainStateOf(req);
+        for (const a of req.accounts) {
+            state.accounts.set(a.address, createAccount(a).shardAccount);
+            if (state.plain.has(a.address)) state.plain.set(a.address, BigInt(a.balance));
+            state.stale.delete(a.address);
+        }
         return {};
     },
     chainDeleteAccount: async (req) => {
-        const existed = chainOf(req).delete(req.address);
-        return { existed };
+        const state = chainStateOf(req);
+        state.plain.delete(req.address);
+        state.stale.delete(req.address);
+        return { existed: state.accounts.delete(req.address) };
     },
     chainGetAccount: async (req) => {
-        const sa = chainOf(req).get(req.address);
+        const sa = accountOf(chainStateOf(req), req.address);
         if (sa === undefined) return null;
         const info = accountInfo(sa);
         return req.withShardAccount ? { ...info, shardAccount: sa } : info;
     },
     chainRunTraces,
+    // Make accounts plain (see plainAdjust) or, with plain false, wallets again.
+    chainSetPlain: async (req) => {
+        const state = chainStateOf(req);
+        for (const raw of req.addresses) {
+            if (req.plain) {
+                const sa = accountOf(state, raw);
+                if (sa === undefined) throw new Error(`no account ${raw} to make plain`);
+                state.plain.set(raw, fastBalance(sa));
+            } else {
+                accountOf(state, raw);
+                state.plain.delete(raw);
+            }
+        }
+        return { plain: state.plain.size };
+    },
     chainRunGetMethod: async (req) => {
-        const sa = chainOf(req).get(req.address);
+        const sa = accountOf(chainStateOf(req), req.address);
         if (sa === undefined) throw new Error('account is not active');
         return runGetMethod({ ...req, shardAccount: sa });
     },
@@ -1185,6 +1316,7 @@ Object.assign(handlers, {
     // The canary: the same message through @ton/sandbox's own Blockchain, started from this
     // chain's accounts, time and lt; its transactions summarized as chainRunTraces does.
     chainSandboxRun: async (req) => {
+        freshen(chainStateOf(req));
         const accounts = chainOf(req);
         const bc = await sandbox.Blockchain.create({ config: configB64 === sandbox.defaultConfig ? 'default' : configB64 });
         for (const [raw, sa] of accounts) {

@@ -14,6 +14,7 @@ maximum, wallets excluded) and compared with the same run at N = 10: they must b
 
 from __future__ import annotations
 
+import atexit
 import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 
 from cocoon_pool import economics as econ
 from cocoon_pool.chain.emulator import EmulatedChain, Wallet
+from cocoon_pool.chain.node import OPTIMIZED_WASM, NodeBridge
 from cocoon_pool.chain.types import Trace, raw_address
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
@@ -55,6 +57,9 @@ class ScaleConfig:
     """Members per request to the Node helper."""
     check_every: int = 0
     """Check conservation after every k-th batch too (0: at the end of each phase only)."""
+    plain_wallets: bool = True
+    """Wallets as plain accounts (EmulatedChain.use_plain_wallets): no wallet transactions;
+    False runs every wallet's code, as the tests do."""
 
     def validate(self) -> None:
         if not 1 <= self.participants <= MAX_PARTICIPANTS:
@@ -171,9 +176,11 @@ class ScaleResult:
             "participants": self.config.participants,
             "epochs": self.config.epochs,
             "batch": self.config.batch,
+            "plain_wallets": self.config.plain_wallets,
             "wall_seconds": round(self.wall_seconds, 3),
             "chain_seconds": round(self.chain_seconds, 3),
             "transactions": self.transactions,
+            "transactions_per_member": round(self.transactions / self.config.participants, 2),
             "tx_per_second": round(self.tx_per_second, 2),
             "node_tx_per_second": round(self.node_tx_per_second, 2),
             "raw_executor_tx_per_second": round(self.raw_executor_tps, 2),
@@ -215,6 +222,19 @@ class ScaleResult:
         }
 
 
+_scale_bridge: NodeBridge | None = None
+
+
+def scale_bridge() -> NodeBridge:
+    """The Node helper of the scale runs: its own process, with the wasm compiled for
+    speed from the first call (OPTIMIZED_WASM); closed at exit."""
+    global _scale_bridge  # noqa: PLW0603
+    if _scale_bridge is None:
+        _scale_bridge = NodeBridge(node_flags=OPTIMIZED_WASM)
+        atexit.register(_scale_bridge.close)
+    return _scale_bridge
+
+
 def member_metrics(index: int, epoch_seconds: int) -> econ.MemberMetrics:
     return econ.MemberMetrics(epoch_seconds, 1_000 + index % 97, UPTIMES[index % 5], index % 5)
 
@@ -247,11 +267,15 @@ class ScaleRun:
         params = PoolParams(oracle_key=signer.public_key, min_stake=ton(10), min_payout=ton("1.2"))
         # Summaries only, only the distribution's history (drained after every batch), and
         # the config without what no transaction reads (same transactions, ~30 % faster).
-        chain = EmulatedChain(detail="summary", config="trimmed")
+        chain = EmulatedChain(detail="summary", config="trimmed", bridge=scale_bridge())
         self.sb = PoolSandbox.create(chain=chain, params=params, oracle_seed=seed)
         self.chain = chain
         chain.keep_history = frozenset({raw_address(self.sb.pool.distribution)})
+        # Some of the distribution's events are derived from its messages' bodies.
+        chain.bodies_of = chain.keep_history
         self.excluded = {raw_address(w.address) for w in chain.wallets.values()}
+        if config.plain_wallets:
+            chain.use_plain_wallets(chain.wallets.values())
         self.gas: dict[str, GasRange] = {}
         self.phases: list[Phase] = []
         self.checks = 0
@@ -350,7 +374,10 @@ class ScaleRun:
         chain.bridge.request("chainRawSample", every=RAW_SAMPLE_EVERY)
         names = [f"member-{i:07d}" for i in range(n)]
         for i in range(0, n, 10_000):
-            self.members += chain.create_wallets(names[i : i + 10_000], WALLET_FUNDS)
+            made = chain.create_wallets(names[i : i + 10_000], WALLET_FUNDS)
+            if self.config.plain_wallets:
+                chain.use_plain_wallets(made)
+            self.members += made
         self.excluded |= {raw_address(w.address) for w in self.members}
 
         def register(chunk: Sequence[int]) -> list[tuple[str, Trace]]:
@@ -479,7 +506,12 @@ def run_scale(
     """The run at ``config.participants``, with the same run at N = 10 for the gas."""
     small: dict[str, GasRange] = {}
     if compare_small:
-        small_config = ScaleConfig(participants=SMALL_POOL, epochs=config.epochs, batch=SMALL_POOL)
+        small_config = ScaleConfig(
+            participants=SMALL_POOL,
+            epochs=config.epochs,
+            batch=SMALL_POOL,
+            plain_wallets=config.plain_wallets,
+        )
         small = ScaleRun(small_config).run().gas
     result = ScaleRun(config, progress).run()
     result.small_gas = small

@@ -24,6 +24,7 @@ def test_bench_scale_json_reports_a_whole_pool(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report == json.loads(snapshot.read_text())
     assert report["participants"] == 7 and report["small_participants"] == 10
+    assert report["plain_wallets"] and report["transactions_per_member"] < 25
     assert report["conserved"] and report["reference_match"] and report["gas_equal"]
     assert report["gas"] == report["gas_small"]
     assert set(report["gas"]) >= {"register", "bind_worker", "verify_member", "report", "payout"}
@@ -41,7 +42,13 @@ def test_bench_scale_json_reports_a_whole_pool(tmp_path: Path) -> None:
 def test_bench_scale_table_and_bad_arguments() -> None:
     result = runner.invoke(app, ["bench", "scale", "-n", "5"])
     assert result.exit_code == 0, result.output
-    for text in ("gas equal at both sizes: yes", "N = 10", "chain/raw", "peak memory"):
+    for text in (
+        "gas equal at both sizes: yes",
+        "N = 10",
+        "chain/raw",
+        "peak memory",
+        "per member",
+    ):
         assert text in result.output
     bad = runner.invoke(app, ["bench", "scale", "-n", "0"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
@@ -54,3 +61,14 @@ def test_sampled_conservation_checks() -> None:
     assert sampled.conserved and phases_only.conserved
     assert sampled.conservation_checks > phases_only.conservation_checks
     assert sampled.gas == phases_only.gas
+
+
+def test_plain_wallets_change_no_pool_figure() -> None:
+    """The scale run's plain wallets (no wallet transactions) leave every pool transaction's
+    gas, the counters and the checks as with full wallets."""
+    full = ScaleRun(ScaleConfig(participants=4, batch=2, plain_wallets=False)).run()
+    plain = ScaleRun(ScaleConfig(participants=4, batch=2)).run()
+    assert plain.gas == full.gas
+    assert plain.counters == full.counters
+    assert plain.ok and full.ok and plain.conservation_checks == full.conservation_checks
+    assert plain.transactions < full.transactions

@@ -109,3 +109,50 @@ def test_forks_accounts_and_a_rejection_inside_a_batch(counter_code: Cell) -> No
     assert value_of(chain, address) == 1
     with pytest.raises(ChainError, match="do not nest"), chain.batch(), chain.batch():
         pass
+
+
+def test_plain_wallets_send_and_receive_without_wallet_transactions(counter_code: Cell) -> None:
+    """Scale runs only: a plain wallet sends straight from its address and is credited what it
+    receives; the contract's transaction is the same as from a full wallet."""
+    full, plain = EmulatedChain(), EmulatedChain()
+    traces: dict[str, Trace] = {}
+    for name, chain in (("full", full), ("plain", plain)):
+        address, _ = counter(chain, counter_code, "owner")
+        user = chain.create_wallet("user", 100 * TON)
+        if chain is plain:
+            chain.use_plain_wallets([user])
+        traces[name] = user.send(address, TON, increase_body(3)).assert_success()
+        assert value_of(chain, address) == 3
+    user_raw = raw_address(plain.wallets["user"].address)
+    counter_full = next(tx for tx in traces["full"] if tx.address_raw != user_raw)
+    (counter_plain,) = traces["plain"]  # no wallet transaction on either side of it
+    assert counter_plain.gas_used == counter_full.gas_used
+    assert counter_plain.exit_code == counter_full.exit_code == 0
+    (reply,) = (m for m in counter_plain.out_messages if m.dest_raw == user_raw)
+    # debited the value sent (no fees: no transaction), credited the reply
+    balance = 100 * TON - TON + reply.value
+    assert plain.get_balance(user_raw) == balance
+    assert plain.get_state(user_raw).balance == balance  # written into the account state
+    fork = plain.fork()
+    assert fork.plain_wallets == plain.plain_wallets and fork.get_balance(user_raw) == balance
+    user = plain.wallets["user"]
+    plain.use_plain_wallets([user], plain=False)
+    again = user.send(counter_plain.address_raw, TON, increase_body(1)).assert_success()
+    assert [tx.address_raw for tx in again].count(user_raw) == 2  # send and receive
+    assert again[0].balance_after < balance - TON  # the wallet pays fees again
+    with pytest.raises(ChainError, match="not a plain wallet"):
+        plain.send_plain(user.address, user.address, TON)
+
+
+def test_summaries_keep_message_bodies_of_chosen_accounts(counter_code: Cell) -> None:
+    """Events derived from message bodies (the distribution's) survive detail="summary"."""
+    chain = EmulatedChain(detail="summary")
+    address, _ = counter(chain, counter_code, "owner")
+    user = chain.create_wallet("user", 100 * TON)
+    lean = user.send(address, TON, increase_body(2)).find(address)
+    assert lean.in_message is not None and lean.in_message.body_boc == ""
+    chain.bodies_of = frozenset({raw_address(address)})
+    tx = user.send(address, TON, increase_body(2)).find(address)
+    assert tx.in_message is not None and tx.in_message.body == increase_body(2)
+    assert all(m.body_boc != "" for m in tx.out_messages)
+    assert tx.gas_used == lean.gas_used

@@ -192,7 +192,15 @@ class Wallet:
         state_init: tuple[Cell, Cell] | None = None,
         mode: int = 3,
     ) -> Trace:
-        """Send one internal message from this wallet and run the whole resulting trace."""
+        """Send one internal message from this wallet and run the whole resulting trace.
+
+        A plain wallet (:meth:`EmulatedChain.use_plain_wallets`) sends it straight from its
+        address, carrying exactly ``value`` (``mode`` is not used), with no wallet transaction.
+        """
+        if raw_address(self.address) in self.chain.plain_wallets:
+            return self.chain.send_plain(
+                self.address, to, value, body, bounce=bounce, state_init=state_init
+            )
         msg = internal_message(
             dest=_addr(to), value=value, body=body, bounce=bounce, state_init=state_init
         )
@@ -275,15 +283,18 @@ class Batch:
 
     def __init__(self, chain: EmulatedChain) -> None:
         self.chain = chain
-        self.messages: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []
         self.traces: list[Trace] = []
         self._request_id: int | None = None
         self._raw: dict[str, Any] | None = None
         self.collecting = False
 
-    def add(self, dest_raw: str, message_b64: str) -> Trace:
+    def add(self, dest_raw: str, message_b64: str, debit: tuple[str, int] | None = None) -> Trace:
         trace = Trace(())
-        self.messages.append({"dest": dest_raw, "boc": message_b64})
+        message: dict[str, Any] = {"dest": dest_raw, "boc": message_b64}
+        if debit is not None:
+            message["debit"] = [debit[0], str(debit[1])]
+        self.messages.append(message)
         self.traces.append(trace)
         return trace
 
@@ -361,9 +372,14 @@ class EmulatedChain:
         self.max_trace_transactions = max_trace_transactions
         self.detail: Detail = detail
         self.keep_history: bool | frozenset[str] = keep_history
+        self.bodies_of: frozenset[str] = frozenset()
+        """With ``detail="summary"``: raw addresses whose transactions still come back with
+        the bodies of their in- and out-messages (for events derived from them)."""
         self._balances: dict[str, int] = {}
         self.transactions: list[Transaction] = []
         self.wallets: dict[str, Wallet] = {}
+        self.plain_wallets: frozenset[str] = frozenset()
+        """Raw addresses of the wallets made plain by :meth:`use_plain_wallets`."""
         self._wallet_code: Cell | None = None
         self._batch: Batch | None = None
         self.transaction_count = 0
@@ -413,6 +429,8 @@ class EmulatedChain:
         other.transactions = list(self.transactions)
         other.transaction_count = self.transaction_count
         other._wallet_code = self._wallet_code
+        other.plain_wallets = self.plain_wallets
+        other.bodies_of = self.bodies_of
         other.wallets = {name: Wallet(other, name, w.address) for name, w in self.wallets.items()}
         return other
 
@@ -538,6 +556,54 @@ class EmulatedChain:
             self.wallets[wallet.name] = wallet
         return [w for w, _ in made]
 
+    def use_plain_wallets(self, wallets: Iterable[Wallet], *, plain: bool = True) -> None:
+        """Make these wallets plain accounts, or (``plain=False``) wallets again.
+
+        For runs too big for wallet transactions (the scale benchmark; tests keep full
+        wallets): a plain wallet's code never runs. What it sends goes out as an internal
+        message straight from its address, like ``@ton/sandbox``'s
+        ``sendMessage(internal(...))``, and its balance is debited by the value (no fees);
+        what it receives is credited to its balance, with no transaction. Every other
+        account's transactions run on the TVM as before. Their gas does not change, the lt
+        of later transactions does (fewer transactions run), and a trace has no wallet
+        transactions.
+        """
+        raws = [raw_address(w.address) for w in wallets]
+        if raws:
+            self._request("chainSetPlain", addresses=raws, plain=plain)
+        if plain:
+            self.plain_wallets |= frozenset(raws)
+        else:
+            self.plain_wallets -= frozenset(raws)
+
+    def send_plain(
+        self,
+        src: AddressLike,
+        dest: AddressLike,
+        value: int,
+        body: Cell | None = None,
+        *,
+        bounce: bool = True,
+        state_init: tuple[Cell, Cell] | None = None,
+    ) -> Trace:
+        """An internal message from plain wallet ``src`` (see :meth:`use_plain_wallets`),
+        its value debited from it."""
+        src_raw = raw_address(src)
+        if src_raw not in self.plain_wallets:
+            raise ChainError(f"{src_raw} is not a plain wallet", hint="use Wallet.send")
+        dest_addr = _addr(dest)
+        msg = internal_message(
+            src=_addr(src),
+            dest=dest_addr,
+            value=value,
+            body=body,
+            bounce=bounce,
+            state_init=state_init,
+            created_lt=self.lt,
+            created_at=self._now,
+        )
+        return self._run_trace(raw_address(dest_addr), cell_to_b64(msg), (src_raw, value))
+
     def deploy(
         self,
         code: Cell,
@@ -632,15 +698,17 @@ class EmulatedChain:
         else:
             batch.submit()
 
-    def _run_trace(self, first_dest: str, first_message: str) -> Trace:
+    def _run_trace(
+        self, first_dest: str, first_message: str, debit: tuple[str, int] | None = None
+    ) -> Trace:
         if self._batch is not None:
-            return self._batch.add(first_dest, first_message)
+            return self._batch.add(first_dest, first_message, debit)
         batch = Batch(self)
-        trace = batch.add(first_dest, first_message)
+        trace = batch.add(first_dest, first_message, debit)
         batch.submit(background=False).wait()
         return trace
 
-    def _traces_request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def _traces_request(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         dropped = _take_dropped()
         params: dict[str, Any] = {
             "chain": self._id,
@@ -652,12 +720,16 @@ class EmulatedChain:
             "detail": self.detail,
             "maxTransactions": self.max_trace_transactions,
         }
+        if self.bodies_of:
+            params["bodiesOf"] = sorted(self.bodies_of)
         if dropped:
             params["drop"] = dropped
         return params
 
     def _apply_traces(self, raw: dict[str, Any], traces: list[Trace]) -> None:
         self.lt = int(raw["lt"])
+        for address, balance in raw.get("plainBalances", {}).items():
+            self._balances[address] = int(balance)
         keep = self.keep_history
         for trace, r in zip(traces, raw["traces"], strict=False):
             txs = tuple(_transaction(t["address"], t) for t in r["transactions"])

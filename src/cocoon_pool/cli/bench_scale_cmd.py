@@ -29,6 +29,13 @@ def scale(  # noqa: PLR0917 (a Typer command: one parameter per option)
             min=0, help="Also check conservation after every k-th batch (0: at phase ends)."
         ),
     ] = 0,
+    full_wallets: Annotated[
+        bool,
+        typer.Option(
+            "--full-wallets",
+            help="Run every wallet's code (as the tests do) instead of plain wallet accounts.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     snapshot: Annotated[
         Path | None, typer.Option(help="Also write the figures to this JSON file.")
@@ -49,7 +56,11 @@ def scale(  # noqa: PLR0917 (a Typer command: one parameter per option)
 
     with one_line_errors():
         config = ScaleConfig(
-            participants=participants, epochs=epochs, batch=batch, check_every=check_every
+            participants=participants,
+            epochs=epochs,
+            batch=batch,
+            check_every=check_every,
+            plain_wallets=not full_wallets,
         )
         config.validate()
         if not as_json:
@@ -78,6 +89,11 @@ def _print(r: ScaleResult) -> None:
         "total", "", f"{r.transactions:,}", f"{r.chain_seconds:,.1f}", f"{r.tx_per_second:,.1f}"
     )
     console.print(phases)
+    wallets = "plain accounts, no wallet transactions" if r.config.plain_wallets else "full"
+    console.print(
+        f"transactions per member: {r.transactions / n:,.1f} (wallets: {wallets}); "
+        f"helper CPU per member: {1000 * r.node_cpu_seconds / n:,.1f} ms"
+    )
     console.print(f"wall time: {r.wall_seconds:,.1f} s")
     console.print(
         f"peak memory: Python {r.python_peak_rss / MIB:,.0f} MiB + Node "
