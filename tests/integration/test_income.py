@@ -250,7 +250,7 @@ def test_unknown_op_non_bounceable_stays_as_income(sandbox: PoolSandbox) -> None
 def test_refused_message_too_poor_to_bounce_keeps_books(sandbox: PoolSandbox) -> None:
     sb = sandbox
     # Enough gas to reach the throw, too little left over to pay the bounce's forward fee.
-    trace = sb.keeper.send(sb.pool.distribution, 1_000_000, _bits(0x0BADF00D), bounce=True)
+    trace = sb.keeper.send(sb.pool.distribution, 1_100_000, _bits(0x0BADF00D), bounce=True)
     tx = distribution_tx(sb, trace)
     assert tx.exit_code == code("DISTRIBUTION_UNKNOWN_OP") and tx.internal_out == ()
     sb.assert_conserved()

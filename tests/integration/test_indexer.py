@@ -83,15 +83,12 @@ class Run:
     def events(self) -> list[tuple[Transaction, int, ev.Event]]:
         """Every pool event on the chain, in execution order, with its index in the tx."""
         contracts = self.pool_contracts()
-        found = []
-        for tx in self.chain_txs:
-            if tx.address_raw not in contracts:
-                continue
-            for i, message in enumerate(tx.events):
-                event = ev.decode_event(message.body)
-                if event is not None:
-                    found.append((tx, i, event))
-        return found
+        return [
+            (tx, i, event)
+            for tx in self.chain_txs
+            if tx.address_raw in contracts
+            for i, event in ev.indexed_events(tx)
+        ]
 
 
 @pytest.fixture(scope="module")

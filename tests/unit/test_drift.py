@@ -399,7 +399,7 @@ def test_parser_reads_the_struct_shapes() -> None:
     assert structs["ConfirmOwnerAction"].fields[-1] == TolkField("excessTo", "address")
     # the ``//`` comments between DistributionStorage's fields are not fields
     storage_fields = [f.name for f in structs["DistributionStorage"].fields]
-    assert storage_fields[:2] == ["pausedAt", "windingDown"]
+    assert storage_fields[:3] == ["pausedAt", "reporting", "config"]
 
 
 def test_checker_reports_drift() -> None:

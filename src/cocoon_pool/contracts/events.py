@@ -1,4 +1,6 @@
-"""Decoders for the external-out log messages of contracts/events.tolk."""
+"""Decoders for the external-out log messages of contracts/events.tolk, and the two events
+read from a transaction's messages instead (a settlement and a pending payout emit no log:
+``derived_events``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import ClassVar, TypeVar
 
 from ton_core import Address, Cell
 
-from cocoon_pool.chain.types import AddressLike, Trace
+from cocoon_pool.chain.types import AddressLike, Trace, Transaction
 from cocoon_pool.contracts.codec import (
     RawCell,
     TlbStruct,
@@ -17,6 +19,13 @@ from cocoon_pool.contracts.codec import (
     opt_addr,
     tl,
     u,
+)
+from cocoon_pool.contracts.messages import (
+    CreditPending,
+    PayPending,
+    ReportAccepted,
+    RewardPayout,
+    SettleClaim,
 )
 
 
@@ -179,7 +188,10 @@ class EpochRetired(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ContributionRecorded(Event):
-    PREFIX: ClassVar[int | None] = 0x7C1E0304
+    """Derived, not logged: the member's contract accepted a signed report and it entered the
+    epoch's aggregates (a successful ReportAccepted transaction on RewardDistribution)."""
+
+    PREFIX: ClassVar[int | None] = None
     epoch: int = u(32)
     member: Address = addr()
     contribution: int = u(64)
@@ -189,7 +201,10 @@ class ContributionRecorded(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RewardSettled(Event):
-    PREFIX: ClassVar[int | None] = 0x7C1E0305
+    """Derived, not logged: a member's slip settled, paid now or credited as pending (one
+    RewardDistribution transaction: SettleClaim in, RewardPayout or CreditPending out)."""
+
+    PREFIX: ClassVar[int | None] = None
     epoch: int = u(32)
     member: Address = addr()
     payout: int = coins()
@@ -221,7 +236,10 @@ class ReportWindowExtended(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PendingPaid(Event):
-    PREFIX: ClassVar[int | None] = 0x7C1E030B
+    """Derived, not logged: a member took out its pending amount (a successful PayPending
+    transaction on RewardDistribution; ClaimPending, or leaving with WithdrawStake)."""
+
+    PREFIX: ClassVar[int | None] = None
     member: Address = addr()
     amount: int = coins()
 
@@ -275,11 +293,8 @@ EVENT_TYPES: dict[int, type[Event]] = {
         EpochClosed,
         EpochFinalized,
         EpochRetired,
-        ContributionRecorded,
         ContributionRefused,
-        RewardSettled,
         ReportWindowExtended,
-        PendingPaid,
         DistributionConfigured,
         OwnerActionSent,
         OwnerActionReturned,
@@ -297,11 +312,79 @@ def decode_event(body: Cell) -> Event | None:
     return None if kind is None else kind.from_cell(body)
 
 
+DERIVED_EVENTS: tuple[type[Event], ...] = (ContributionRecorded, RewardSettled, PendingPaid)
+"""Events that RewardDistribution does not log (each would cost a member's report or payout
+1,450 gas): ``derived_events`` reads them from the transaction that made them."""
+
+
+def derived_events(tx: Transaction) -> list[Event]:
+    """The counted report, settlement or pending payout a successful RewardDistribution
+    transaction made.
+
+    Only the distribution accepts ``ReportAccepted``, ``SettleClaim`` and ``PayPending``, and
+    only from the member's own contract, so a successful transaction with one of those
+    inbound ops is the real thing."""
+    inbound = tx.in_message
+    if inbound is None or inbound.bounced or not tx.success:
+        return []
+    if inbound.op == ReportAccepted.PREFIX:
+        accepted = ReportAccepted.from_cell(inbound.body)
+        return [
+            ContributionRecorded(
+                epoch=accepted.epoch,
+                member=accepted.member,
+                contribution=accepted.contribution,
+                penalty_bps=accepted.penalty_bps,
+                bonus_bps=accepted.bonus_bps,
+            )
+        ]
+    if inbound.op == PayPending.PREFIX:
+        paid = PayPending.from_cell(inbound.body)
+        return [PendingPaid(member=paid.member, amount=paid.amount)]
+    if inbound.op != SettleClaim.PREFIX:
+        return []
+    claim = SettleClaim.from_cell(inbound.body)
+    for out in tx.internal_out:
+        if out.op in (RewardPayout.PREFIX, CreditPending.PREFIX):
+            total: int = (
+                RewardPayout.from_cell(out.body).amount
+                if out.op == RewardPayout.PREFIX
+                else CreditPending.from_cell(out.body).amount
+            )
+            return [
+                RewardSettled(
+                    epoch=claim.epoch,
+                    member=claim.member,
+                    payout=total - claim.pending_carry,
+                    pending_carry=claim.pending_carry,
+                    paid_now=out.op == RewardPayout.PREFIX,
+                )
+            ]
+    return []
+
+
+def indexed_events(tx: Transaction) -> list[tuple[int, Event]]:
+    """Every pool event of one transaction with its index: the logs by their place among the
+    transaction's external messages, then the derived events numbered after them."""
+    found = [
+        (index, event)
+        for index, event in enumerate(decode_event(msg.body) for msg in tx.events)
+        if event is not None
+    ]
+    found.extend((len(tx.events) + k, event) for k, event in enumerate(derived_events(tx)))
+    return found
+
+
+def transaction_events(tx: Transaction) -> list[Event]:
+    """Every pool event of one transaction: its logs in order, then what it implies."""
+    return [event for _, event in indexed_events(tx)]
+
+
 E = TypeVar("E", bound=Event)
 
 
 def trace_events(trace: Trace, kind: type[E], emitter: AddressLike | None = None) -> list[E]:
     """The pool events of type ``kind`` a trace emitted, in order (``Event``: all of them),
     optionally only those of one contract."""
-    found = (decode_event(msg.body) for tx in trace.find_all(emitter) for msg in tx.events)
+    found = (event for tx in trace.find_all(emitter) for event in transaction_events(tx))
     return [event for event in found if isinstance(event, kind)]

@@ -10,6 +10,7 @@ from cocoon_pool.chain.messages import contract_address
 from cocoon_pool.contracts.codec import (
     EmptyDict,
     Inline,
+    Int,
     RawCell,
     Ref,
     TlbStruct,
@@ -111,6 +112,8 @@ class DistributionConfig(TlbStruct):
     participant_code: Cell = tl(RawCell())
     oracle_quorum: int = u(8, 0)
     oracle_keys: Cell | None = tl(RawCell(optional=True), None)
+    global_id: int = tl(Int(32), 0)
+    """The network's global id, read from config param 19 when the distribution initializes."""
     commission_bps: int = u(16, 0)
     next_commission_bps: int = u(16, 0)
     next_commission_epoch: int = u(32, 0)
@@ -142,21 +145,21 @@ class FinalEpochs(TlbStruct):
 @dataclass(frozen=True, kw_only=True)
 class DistributionStorage(TlbStruct):
     paused_at: int = u(32, 0)
-    winding_down: bool = boolean(False)
-    current_epoch: int = u(32, 0)
-    epoch_start: int = u(32, 0)
-    reserve: int = coins(0)
-    pending_credit: int = coins(0)
-    commission_unpaid: int = coins(0)
-    unsettled: int = coins(0)
-    paid: int = coins(0)
     reporting: Cell | None = tl(RawCell(optional=True), None)
     config: DistributionConfig = tl(Ref(DistributionConfig))
-    totals: DistributionTotals = tl(Ref(DistributionTotals), DistributionTotals())
+    unsettled: int = coins(0)
+    pending_credit: int = coins(0)
+    paid: int = coins(0)
     finals: FinalEpochs = tl(Ref(FinalEpochs), FinalEpochs())
     latest_epoch: int = u(32, 0)
     latest_claims_left: int = u(32, 0)
     latest_remaining: int = coins(0)
+    reserve: int = coins(0)
+    commission_unpaid: int = coins(0)
+    winding_down: bool = boolean(False)
+    current_epoch: int = u(32, 0)
+    epoch_start: int = u(32, 0)
+    totals: DistributionTotals = tl(Ref(DistributionTotals), DistributionTotals())
 
 
 # Participant history ring: HISTORY_SLOTS records of HISTORY_RECORD_BITS in one cell.

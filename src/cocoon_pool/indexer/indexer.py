@@ -259,17 +259,7 @@ class _PageWriter:
         )
         self.session.add(row)
         self.counts.transactions += 1
-        for index, message in enumerate(tx.events):
-            try:
-                event = ev.decode_event(message.body)
-            except Exception as exc:  # a body with our prefix that does not parse
-                raise IndexerSourceError(
-                    f"cannot decode event {index} of transaction {tx.hash} on {c.address}: {exc}",
-                    "the contracts emit an event this version of cocoon-pool does not know; "
-                    "upgrade it (the cursor is unchanged)",
-                ) from exc
-            if event is None:
-                continue
+        for index, event in self._events(tx):
             decoded = event_row(event)
             stored = IndexedEvent(
                 transaction=row,
@@ -289,6 +279,17 @@ class _PageWriter:
             row.event_count += 1
             self.counts.events += 1
             self._derive(event, stored, tx)
+
+    def _events(self, tx: Transaction) -> list[tuple[int, ev.Event]]:
+        try:
+            return ev.indexed_events(tx)
+        except Exception as exc:  # a body with our prefix that does not parse
+            raise IndexerSourceError(
+                f"cannot decode the events of transaction {tx.hash} on {self.contract.address}: "
+                f"{exc}",
+                "the contracts emit an event this version of cocoon-pool does not know; "
+                "upgrade it (the cursor is unchanged)",
+            ) from exc
 
     def _facts(self, stored: IndexedEvent) -> dict[str, Any]:
         return {
