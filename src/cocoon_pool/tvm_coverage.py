@@ -33,7 +33,7 @@ from ton_core import Cell, begin_cell
 from cocoon_pool.chain import node as node_module
 from cocoon_pool.chain.emulator import EmulatedChain
 from cocoon_pool.chain.node import NodeBridge, find_node_dir, get_bridge
-from cocoon_pool.chain.types import cell_to_b64
+from cocoon_pool.chain.types import OutMessage, Trace, cell_to_b64
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts import storage as st
 from cocoon_pool.contracts.build import POOL_CONTRACTS, contracts_dir, pool_contract_code
@@ -42,7 +42,7 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.pool import Pool, PoolParams, operator_code, operator_init_data
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.economics import MemberMetrics
-from cocoon_pool.errors import CocoonPoolError
+from cocoon_pool.errors import ChainError, CocoonPoolError
 from cocoon_pool.sandbox import PoolSandbox
 
 LOCATION_VERBOSITY = "full_location"
@@ -79,6 +79,8 @@ class CodeMap:
     tolk_aligned: set[Key] = field(default_factory=set)
     """the instructions the alignment matched directly (the rest of ``tolk`` is filled in)"""
     tolk_file: str | None = None
+    tolk_text: dict[tuple[str, int], str] = field(default_factory=dict)
+    """(Tolk file, line) -> the line's source text, for every line in ``tolk``"""
     _by_key: dict[Key, Instruction] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -389,6 +391,8 @@ def run_scenarios(log: ScenarioLog | None = None, *, matrix: bool = True) -> Sce
     _deploy_refusals(log)
     _quorum(log)
     _refusing_peers(log)
+    _slip_shapes(log)
+    _held_back(log)
     if matrix:
         _refusal_matrix(log)
     return log
@@ -479,6 +483,7 @@ def _life(log: ScenarioLog) -> None:
     base = sb.fork()
     for change in changes:
         _change_on_fork(log, base, change)
+    _changes_in_one_epoch(log, base)
     s("propose then cancel", lambda: pool.propose_change(sb.keeper, m.ChangeCommission(bps=900)))
     s("propose", lambda: pool.propose_change(admin, m.ChangeCommission(bps=900)))
     s("propose", lambda: pool.propose_change(sb.keeper, m.ChangeCommission(bps=900)))
@@ -683,6 +688,13 @@ def _quorum(log: ScenarioLog) -> None:
         ("three", [(0, keys[0]), (1, keys[1]), (2, keys[2])]),
     ):
         s(label, partial(sb.pool.submit_report, sb.keeper, signers, a.address, 1, metrics))
+    # a pause that begins after the report window: unpausing gives no time back
+    reporting = _step(log, "reporting epoch", sb.pool.reporting_epoch)
+    if reporting is not None:
+        sb.chain.set_now(max(sb.chain.now, reporting.deadline + 1))
+    s("pause after the window", lambda: sb.pool.admin_call(sb.admin, m.PausePool()))
+    s("unpause after the window", lambda: sb.pool.admin_call(sb.admin, m.UnpausePool()))
+    s("finalize", lambda: sb.pool.finalize_epoch(sb.keeper))
 
 
 # Long enough for every timelock: money changes wait out an epoch, its grace and unbonding.
@@ -713,6 +725,23 @@ def _change_on_fork(log: ScenarioLog, base: Any, change: Any) -> None:
     s("income after", lambda: sb.pool.send_income(sb.proxy, ton(5)))
     s("close again", sb.close_epoch)
     s("close a third time", sb.close_epoch)
+
+
+def _changes_in_one_epoch(log: ScenarioLog, base: Any) -> None:
+    """A commission change, then another change before the next epoch starts: the second
+    config update repeats the commission already scheduled, which stays scheduled."""
+    sb = base.fork()
+    call = sb.pool.admin_call
+    s = _stepper(log, " two changes")
+    changes: list[m.ParameterChange] = [
+        m.ChangeCommission(bps=1200),
+        m.ChangeEpochLength(seconds=sb.params.epoch_length * 2),
+    ]
+    for change in changes:
+        s("propose", partial(sb.pool.propose_change, sb.admin, change))
+        sb.chain.advance(_TIMELOCK_WAIT)
+        s("apply", lambda: call(sb.admin, m.ApplyChange()))
+    s("config", sb.pool.ledger)
 
 
 def _own_code(chain: Any, target: int, sb: Any) -> Cell:
@@ -939,6 +968,180 @@ def _with_refusing_peer(log: ScenarioLog, sb: Any, peer_name: str, peer: Any) ->
     s("close pool", lambda: call(admin, m.ClosePool()))
 
 
+# -- messages held back, and every shape of a member's slips -----------------------------------
+
+
+def hold(
+    sb: PoolSandbox, send: Callable[[PoolSandbox], Trace], message: type[TlbStruct]
+) -> OutMessage | None:
+    """Run ``send`` on ``sb`` but stop its trace right after the transaction that sends a
+    ``message``, and return it, to deliver later (``chain.send_message``):
+    how a slow network or an adversary reorders messages. How many transactions come first is
+    found on a fork, so a contract that adds or drops a hop needs no change here."""
+    op = message.PREFIX
+    probe = send(sb.fork())
+    count = next(
+        (
+            n
+            for n, tx in enumerate(probe.transactions, 1)
+            if any(out.op == op for out in tx.internal_out)
+        ),
+        None,
+    )
+    if count is None:
+        return None
+    limit = sb.chain.max_trace_transactions
+    sb.chain.max_trace_transactions = count
+    try:
+        send(sb)
+    except ChainError:
+        pass  # the trace was cut where asked
+    finally:
+        sb.chain.max_trace_transactions = limit
+    return next((o for o in sb.chain.transactions[-1].internal_out if o.op == op), None)
+
+
+def _deliver(log: ScenarioLog, sb: PoolSandbox, name: str, message: OutMessage | None) -> None:
+    if message is None:
+        log.failed_steps.append(f"{name}: nothing was held")
+        return
+    _step(log, name, partial(sb.chain.send_message, message.cell))
+
+
+def freeze(sb: PoolSandbox, address: Any) -> None:
+    """The account as storage rent leaves it after decades untouched: nothing left and a debt
+    above the freeze limit, so the next bounceable message freezes it and bounces."""
+    state = sb.chain.get_state(address)
+    if state.code is not None and state.data is not None:
+        sb.chain.set_account(address, state.code, state.data, 0, last_paid=1)
+
+
+def _shaped_base(log: ScenarioLog) -> PoolSandbox | None:
+    """Three finalized epochs reported by four members, whose slips then take the four shapes
+    a Participant's storage can hold them in: a newest slip (``latest``) or none, older slips
+    (the ``unclaimed`` map) or none. The minimum payout is above every share, so keeper
+    cranks credit the pending amount instead of paying."""
+    signer = OracleSigner.from_seed_text("cocoon-pool-oracle")
+    params = PoolParams(oracle_key=signer.public_key, min_payout=ton(10**5))
+    sb = PoolSandbox.create(params=params)
+    s = _stepper(log, " (slip shapes)")
+    names = ("both", "older only", "latest only", "none")
+    members = [s("member", partial(sb.add_member, n)) for n in names]
+    if any(w is None for w in members):
+        return None
+    seconds = sb.params.epoch_length // 2
+    for epoch in (1, 2, 3):
+        s("income", lambda: sb.pool.send_income(sb.proxy, ton(100)))
+        s("close", sb.close_epoch)
+        for i, w in enumerate(members):
+            s("report", partial(sb.report, w, epoch, _metrics(i, seconds)))
+        s("finalize", sb.finalize)
+    for name, claimed in zip(names, ((), (3,), (1, 2), (1, 2, 3)), strict=True):
+        for epoch in claimed:
+            s("shape", partial(sb.pool.claim_rewards, sb.members[name], epoch))
+    return sb
+
+
+def _slip_shapes(log: ScenarioLog) -> None:
+    """Each operation that writes a member's storage, with each shape of its slips: the
+    compiler emits one copy of ``storage.save()`` per call site, each with a branch per shape
+    of the optional fields it writes."""
+    base = _shaped_base(log)
+    if base is None:
+        return
+    for name, held in (
+        ("both", (1, 2, 3)),
+        ("older only", (1, 2)),
+        ("latest only", (3,)),
+        ("none", ()),
+    ):
+        s = _stepper(log, f" ({name})")
+        # cranks credit the pending amount; the member then takes it; each slip in turn
+        sb = base.fork()
+        w = sb.members[name]
+        for epoch in held:
+            s("crank", partial(sb.pool.crank_payout, sb.keeper, w.address, epoch))
+            s("claim pending", partial(sb.pool.claim_pending, w))
+        sb = base.fork()
+        w = sb.members[name]
+        for epoch in reversed(held):
+            s("own claim", partial(sb.pool.claim_rewards, w, epoch))
+        # the member's own settings, its departure and return, with its slips in place
+        sb = base.fork()
+        w = sb.members[name]
+        if held:
+            s("credit", partial(sb.pool.crank_payout, sb.keeper, w.address, held[0]))
+        s("revoke", partial(sb.pool.verify_member, sb.admin, w.address, verified=False))
+        s("bind node wallet", partial(sb.pool.bind_worker, w, w.address, sb.admin.address))
+        s("verify", partial(sb.pool.verify_member, sb.admin, w.address))
+        s("unregister", partial(sb.pool.unregister, w))
+        sb.chain.advance(_TIMELOCK_WAIT)
+        s("withdraw", partial(sb.pool.withdraw_stake, w))
+        s("rejoin", partial(sb.pool.register, w, sb.params.min_stake))
+        # the distribution refusing: every settlement comes back to the member's contract
+        sb = base.fork()
+        w = sb.members[name]
+        if held:
+            s("credit", partial(sb.pool.crank_payout, sb.keeper, w.address, held[-1]))
+        state = sb.chain.get_state(sb.pool.distribution)
+        sb.chain.set_account(
+            sb.pool.distribution,
+            throwing_code(),
+            state.data or begin_cell().end_cell(),
+            state.balance,
+        )
+        for epoch in held:
+            s("crank refused", partial(sb.pool.crank_payout, sb.keeper, w.address, epoch))
+            s("claim refused", partial(sb.pool.claim_rewards, w, epoch))
+        s("claim pending refused", partial(sb.pool.claim_pending, w))
+        s("unregister", partial(sb.pool.unregister, w))
+        sb.chain.advance(_TIMELOCK_WAIT)
+        s("withdraw refused pending", partial(sb.pool.withdraw_stake, w))
+
+
+def _held_back(log: ScenarioLog) -> None:
+    """Settlements held on their way and delivered after the member left, or to a member's
+    contract frozen by storage rent in the meantime."""
+    base = _shaped_base(log)
+    if base is None:
+        return
+    s = _stepper(log, " (held back)")
+    name = "both"
+
+    def crank(epoch: int) -> Callable[[PoolSandbox], Trace]:
+        return lambda sb: sb.pool.crank_payout(sb.keeper, sb.members[name].address, epoch)
+
+    def leave(sb: PoolSandbox) -> None:
+        w = sb.members[name]
+        s("unregister", partial(sb.pool.unregister, w))
+        sb.chain.advance(_TIMELOCK_WAIT)
+        s("withdraw", partial(sb.pool.withdraw_stake, w))
+
+    # the credit reaches a member that withdrew meanwhile
+    sb = base.fork()
+    credit = _step(log, "hold credit", partial(hold, sb, crank(1), m.CreditPending))
+    leave(sb)
+    _deliver(log, sb, "credit after withdrawal", credit)
+    s("claim pending after withdrawal", partial(sb.pool.claim_pending, sb.members[name]))
+    # the credit reaches a member's contract that storage rent froze meanwhile: it bounces,
+    # and the distribution keeps the amount as reserve
+    sb = base.fork()
+    credit = _step(log, "hold credit", partial(hold, sb, crank(2), m.CreditPending))
+    participant = sb.pool.participant_address(sb.members[name].address)
+    freeze(sb, participant)
+    _deliver(log, sb, "credit to a frozen contract", credit)
+    # a settlement request held while the member withdrew, then refused by the distribution:
+    # the bounce finds a withdrawn member
+    sb = base.fork()
+    settle = _step(log, "hold settle", partial(hold, sb, crank(3), m.SettleClaim))
+    leave(sb)
+    state = sb.chain.get_state(sb.pool.distribution)
+    sb.chain.set_account(
+        sb.pool.distribution, throwing_code(), state.data or begin_cell().end_cell(), state.balance
+    )
+    _deliver(log, sb, "settle refused after withdrawal", settle)
+
+
 def _truncate(body: Cell, bits: int) -> Cell:
     s = body.begin_parse()
     n = min(bits, s.remaining_bits)
@@ -949,12 +1152,230 @@ def _truncate(body: Cell, bits: int) -> Cell:
 
 
 @dataclass(frozen=True)
+class MissedBlock:
+    """Consecutive unexecuted instructions, with their Tolk lines and, when a rule of
+    :data:`UNREACHABLE` recognizes them, why no message sequence runs them."""
+
+    first: int
+    last: int
+    instructions: list[str]
+    tolk_lines: list[tuple[str, int]]
+    tolk_texts: list[str]
+    before: str
+    """source text of the contract's own line closest before the block (the context)"""
+    verdict: str | None = None
+    reason: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.instructions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asm_lines": [self.first + 1, self.last + 1],
+            "instructions": self.instructions,
+            "tolk_lines": [f"{f}:{n}" for f, n in self.tolk_lines],
+            "tolk_texts": self.tolk_texts,
+            "verdict": self.verdict or "reachable",
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A rule that recognizes a block no message sequence on a real chain runs (or only a
+    failure elsewhere would): by the source text of its Tolk lines and its instructions,
+    never by line numbers or offsets, so it survives edits around it."""
+
+    verdict: str
+    """``unreachable`` or ``defensive``"""
+    reason: str
+    contract: str | None = None
+    text: str = ""
+    """a substring of one of the block's Tolk lines"""
+    before: str = ""
+    """a substring of the contract's own line just before the block"""
+    instruction: Callable[[], str] | None = None
+    """a substring of one of the block's instructions (computed: it may name an opcode)"""
+    only: tuple[str, ...] = ()
+    """when set, the block's instructions must each start with one of these"""
+
+    def matches(self, contract: str, block: MissedBlock) -> bool:
+        if self.contract is not None and self.contract != contract:
+            return False
+        if self.text and not any(self.text in t for t in block.tolk_texts):
+            return False
+        if self.before and self.before not in block.before:
+            return False
+        if self.instruction is not None:
+            want = self.instruction()
+            if not any(want in i for i in block.instructions):
+                return False
+        return not self.only or all(i.startswith(self.only) for i in block.instructions)
+
+
+def _opcode_test(cls: type[TlbStruct]) -> str:
+    """How the code tests a body for ``cls``'s opcode (the mirror gives the opcode)."""
+    return f"SDBEGINSQ x{{{cls.PREFIX:08X}}}"
+
+
+# Tolk throws 63 when a `match` over a union meets none of its arms (the compiler's own
+# check, not a contract error code).
+_NO_ARM = "THROW"
+
+UNREACHABLE: tuple[Unreachable, ...] = (
+    Unreachable(
+        "unreachable",
+        "`ApplyChange` loads the pending change with `throwIfOpcodeDoesNotMatch`; "
+        "`ProposeChange` stored it only after matching the same union, so an unknown opcode "
+        "is never stored.",
+        contract="PoolOperator",
+        text="pending.change.load()",
+        only=(_NO_ARM,),
+    ),
+    Unreachable(
+        "unreachable",
+        "`isTransfer`'s `< 32 bits` test inside the `else` arm: the handler already returned "
+        "at its top for bodies under 32 bits (plain top-ups), so here the body always has an op.",
+        text="remainingBitsCount() < 32",
+    ),
+    Unreachable(
+        "unreachable",
+        "The `match` over a bounced body has no `else`; Tolk throws 63 when the original op is "
+        "none of its arms. A bounced message only ever brings back a message this contract "
+        "sent bounceable, and every such op has its arm.",
+        text="match (original)",
+        only=(_NO_ARM,),
+    ),
+    Unreachable(
+        "unreachable",
+        "The keeper branch (`sender != storage.member`) of `requestSettlement` in the copy "
+        "inlined into `ClaimRewards`, which asserts `sender == storage.member` first (the "
+        "copy inlined into `CrankPayout` runs it).",
+        contract="Participant",
+        text="settle.excessTo = sender;",
+    ),
+    Unreachable(
+        "unreachable",
+        "The bounce handler's load of a null member state. A Participant sends a bounceable "
+        "message (SettleClaim, PayPending, ConfirmOwnerAction) only after asserting its state "
+        "is set, and nothing ever clears it (a withdrawn member keeps it, status Withdrawn): "
+        "only an account deleted for storage debt and deployed again from its empty "
+        "StateInit while one of its messages travels would meet it, decades of unpaid rent.",
+        contract="Participant",
+        text="var state = storage.state!;",
+        instruction=lambda: "PUSHNULL",
+        only=("DROP", "PUSHNULL", "POP", "BLKDROP", "XCHG", "NIP", "SWAP"),
+    ),
+    Unreachable(
+        "unreachable",
+        "The copy of `storage.save()` in the bounced-SettleClaim arm, storing `latest` as null: "
+        "that arm always leaves a newest slip (the returned one fills an empty `latest`, "
+        "else `latest` was set already and the slip joins the older ones).",
+        contract="Participant",
+        text="contract.setData(self.toCell())",
+        before="state.pending += original.pendingCarry;",
+    ),
+    Unreachable(
+        "defensive",
+        "A bounced `ConfirmOwnerAction`: RewardDistribution's only check on it is the sender "
+        "(the member's genuine Participant), its value covers the distribution's gas with "
+        "about 3x headroom, and its action phase cannot fail into a bounce (the reserve "
+        "keeps only the balance from before the message); only a failure of the "
+        "distribution itself could bounce it.",
+        contract="Participant",
+        instruction=lambda: _opcode_test(m.ConfirmOwnerAction),
+    ),
+    Unreachable(
+        "unreachable",
+        "`SetPaused(true)` while already paused: PoolOperator sends it only when it pauses "
+        "(it refuses `PausePool` when paused), and messages between two contracts arrive in "
+        "the order they were sent.",
+        contract="RewardDistribution",
+        text="if (storage.pausedAt == 0) {",
+        only=("DROP",),
+    ),
+    Unreachable(
+        "unreachable",
+        "`SetPaused(false)` while not paused: PoolOperator sends it only when it unpauses "
+        "(it refuses `UnpausePool` unless paused), and messages between two contracts arrive "
+        "in the order they were sent.",
+        contract="RewardDistribution",
+        text="} else if (storage.pausedAt != 0) {",
+        only=("DROP",),
+    ),
+)
+
+
+def classify(contract: str, block: MissedBlock) -> MissedBlock:
+    """``block`` with the verdict and reason of the first rule that recognizes it."""
+    for rule in UNREACHABLE:
+        if rule.matches(contract, block):
+            return dataclasses.replace(block, verdict=rule.verdict, reason=rule.reason)
+    return block
+
+
+@dataclass(frozen=True)
 class CoverageReport:
     contracts: list[ContractCoverage]
     codes: dict[str, CodeMap]
     log: ScenarioLog
     transactions: int
     seconds: float
+
+    def blocks(self, c: ContractCoverage) -> list[MissedBlock]:
+        """The contract's unexecuted blocks, each classified (see :data:`UNREACHABLE`)."""
+        code = self.codes[c.name]
+        own_file = c.tolk_file
+        out = []
+        for first, last, texts in c.missed_blocks(code):
+            where = sorted(
+                {
+                    code.tolk[i.key]
+                    for i in c.missed
+                    if first <= i.asm_line <= last and i.key in code.tolk
+                }
+            )
+            before = ""
+            for ins in reversed(code.instructions):
+                if ins.asm_line >= first:
+                    continue
+                loc = code.tolk.get(ins.key)
+                if loc is not None and loc[0] == own_file and loc not in where:
+                    before = code.tolk_text.get(loc, "")
+                    break
+            block = MissedBlock(
+                first,
+                last,
+                texts,
+                where,
+                [code.tolk_text.get(w, "") for w in where],
+                before,
+            )
+            out.append(classify(c.name, block))
+        return out
+
+    def percent_of_reachable(self, c: ContractCoverage) -> float:
+        unreachable = sum(b.size for b in self.blocks(c) if b.verdict is not None)
+        reachable = c.present - unreachable
+        return 100.0 * c.executed / reachable if reachable else 100.0
+
+    def totals(self) -> dict[str, Any]:
+        present = sum(c.present for c in self.contracts)
+        executed = sum(c.executed for c in self.contracts)
+        unreachable = sum(
+            b.size for c in self.contracts for b in self.blocks(c) if b.verdict is not None
+        )
+        reachable = present - unreachable
+        return {
+            "instructions_present": present,
+            "instructions_executed": executed,
+            "percent": round(100.0 * executed / present, 2) if present else 100.0,
+            "unreachable_instructions": unreachable,
+            "reachable_instructions": reachable,
+            "reachable_not_executed": reachable - executed,
+            "percent_of_reachable": round(100.0 * executed / reachable, 2) if reachable else 100.0,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -970,29 +1391,102 @@ class CoverageReport:
                     "tolk_lines_fully_executed": c.tolk_lines_executed,
                     "instructions_aligned_to_tolk": c.tolk_aligned,
                     "tolk_lines_missed": [f"{f}:{n}" for f, n in c.missed_tolk_lines],
-                    "missed": [
-                        {
-                            "asm_lines": [first + 1, last + 1],
-                            "instructions": texts,
-                            "tolk_lines": sorted(
-                                {
-                                    "{}:{}".format(*self.codes[c.name].tolk[i.key])
-                                    for i in c.missed
-                                    if first <= i.asm_line <= last
-                                    and i.key in self.codes[c.name].tolk
-                                }
-                            ),
-                        }
-                        for first, last, texts in c.missed_blocks(self.codes[c.name])
-                    ],
+                    "unreachable_instructions": sum(
+                        b.size for b in self.blocks(c) if b.verdict is not None
+                    ),
+                    "percent_of_reachable": round(self.percent_of_reachable(c), 2),
+                    "missed": [b.to_json() for b in self.blocks(c)],
                 }
                 for c in self.contracts
             },
+            "all": self.totals(),
             "logged_requests": self.transactions,
             "driver_steps": self.log.traces,
             "failed_steps": self.log.failed_steps,
             "seconds": round(self.seconds, 1),
         }
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The Results table and the table of every unexecuted block of docs/coverage.md, from a
+    report's JSON (``CoverageReport.to_json`` or the snapshot)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    hashes = ", ".join(f"{n} `{c['code_hash'][:12]}`" for n, c in data["contracts"].items())
+    out = [
+        "## Results",
+        "",
+        f"On the code with hashes {hashes}: {data['driver_steps']:,} driver steps "
+        f"({len(data['failed_steps'])} failing in Python), {data['seconds']:.0f} s of scenarios. "
+        '"Tolk lines fully run" counts the source lines (of every file, the standard '
+        "library's included) with at least one instruction, and how many of them had every "
+        "instruction run.",
+        "",
+        "| contract | present | executed | % | % of reachable | unexecuted blocks "
+        "| Tolk lines fully run |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, c in data["contracts"].items():
+        lines = (
+            f"{c['tolk_lines_fully_executed']:,} / {c['tolk_lines']:,}"
+            if c["tolk_file"]
+            else "not mapped"
+        )
+        out.append(
+            f"| {name} | {c['instructions_present']:,} | {c['instructions_executed']:,} "
+            f"| {c['percent']:.2f} | {c['percent_of_reachable']:.2f} | {len(c['missed'])} "
+            f"| {lines} |"
+        )
+    total = data["all"]
+    out += [
+        f"| **all** | {total['instructions_present']:,} | {total['instructions_executed']:,} "
+        f"| {total['percent']:.2f} | {total['percent_of_reachable']:.2f} | | |",
+        "",
+        f"Of the {total['instructions_present'] - total['instructions_executed']:,} unexecuted "
+        f"instructions, {total['unreachable_instructions']:,} are unreachable or defensive; "
+        f"of the {total['reachable_instructions']:,} reachable instructions "
+        f"{total['instructions_executed']:,} run ({total['percent_of_reachable']:.2f} %), "
+        f"{total['reachable_not_executed']:,} do not.",
+    ]
+    out += [
+        "",
+        "## Every unexecuted block, with its reason",
+        "",
+        "Block numbers and disassembly lines refer to the measured build; the Tolk lines are "
+        "those of `contracts/` at that build. The reasons come from `tvm_coverage.UNREACHABLE`.",
+    ]
+    verdicts = {
+        "unreachable": "**Unreachable.**",
+        "defensive": "**Defensive, unreachable in practice.**",
+        "reachable": "Reachable, not reached yet.",
+    }
+    for name, c in data["contracts"].items():
+        out += [
+            "",
+            f"### {name}",
+            "",
+            "| # | disassembly lines | first instructions | Tolk lines | reason |",
+            "|---|---|---|---|---|",
+        ]
+        for n, b in enumerate(c["missed"], 1):
+            first, last = b["asm_lines"]
+            ins = "; ".join(b["instructions"][:3])
+            if len(b["instructions"]) > 3:
+                ins += f" (+{len(b['instructions']) - 3})"
+            texts = b.get("tolk_texts") or [""] * len(b["tolk_lines"])
+            tolk = [f"`{w}` {t}".rstrip() for w, t in zip(b["tolk_lines"], texts, strict=True)]
+            where = "<br>".join(cell(t) for t in tolk[:3])
+            if len(tolk) > 3:
+                where += f" (+{len(tolk) - 3})"
+            reason = f"{verdicts.get(b.get('verdict', 'reachable'), '')} {b.get('reason', '')}"
+            out.append(
+                f"| {n} | {first}–{last} | `{cell(ins)}` | {where} | {cell(reason.strip())} |"
+            )
+        if not c["missed"]:
+            out.append("| | | | | every instruction runs |")
+    return "\n".join(out) + "\n"
 
 
 def pool_code_maps(bridge: NodeBridge | None = None) -> dict[str, CodeMap]:
@@ -1227,8 +1721,12 @@ def align_tolk_lines(code: CodeMap, fift: str, sources: dict[str, list[str]]) ->
             for k in range(block.size):
                 _, file, line = tokens[block.a + k]
                 if line > 0:
-                    code.tolk[aligned[block.b + k].key] = (file.rsplit("/", 1)[-1], line)
+                    where = (file.rsplit("/", 1)[-1], line)
+                    code.tolk[aligned[block.b + k].key] = where
                     code.tolk_aligned.add(aligned[block.b + k].key)
+                    lines = sources.get(file)
+                    if lines is not None and line <= len(lines):
+                        code.tolk_text[where] = lines[line - 1].strip()
         last: tuple[str, int] | None = None
         for ins in instructions:
             if ins.key in code.tolk:

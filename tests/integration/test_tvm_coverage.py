@@ -17,6 +17,10 @@ from cocoon_pool.cli.app import app
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.pool import PoolParams
+from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.economics import MemberMetrics
+from cocoon_pool.sandbox import PoolSandbox
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "counter.tolk"
 INCREASE, RESET = 0x7E8764EF, 0x3A752F06
@@ -166,12 +170,21 @@ def test_bench_coverage_prints_the_table_and_writes_the_snapshot(
     assert "counter" in result.output and "61.86" in result.output
     owner_check = _source_line("assert (in.senderAddress == storage.owner)")
     assert f"counter.tolk:{owner_check}" in result.output  # a missed block, with its line
+    assert "reachable: not reached yet" in result.output  # no rule knows the counter's blocks
+    assert "all: 60 of 97 (61.86 %)" in result.output
     result = CliRunner().invoke(app, ["bench", "coverage", "--json", "--no-snapshot"])
     assert result.exit_code == 0
     data = json.loads(result.output)
     c = data["contracts"]["counter"]
     assert (c["instructions_present"], c["instructions_executed"]) == (97, 60)
     assert json.loads(snapshot.read_text(encoding="utf-8")) == data
+    # the tables of docs/coverage.md, from the same figures
+    result = CliRunner().invoke(app, ["bench", "coverage", "--markdown", "--no-snapshot"])
+    assert result.exit_code == 0
+    assert "| counter | 97 | 60 | 61.86 | 61.86 |" in result.output
+    assert "| **all** | 97 | 60 | 61.86 | 61.86 | | |" in result.output
+    assert result.output.count("Reachable, not reached yet.") == len(c["missed"])
+    assert tc.markdown(data) in result.output
 
 
 def test_the_matrix_bodies_cover_every_message_struct() -> None:
@@ -185,3 +198,64 @@ def test_the_matrix_bodies_cover_every_message_struct() -> None:
     }
     bodies = tc.sample_bodies(Address("0:" + "11" * 32))
     assert {name for name, _ in bodies} == expected
+
+
+def test_a_held_credit_to_a_frozen_participant_comes_back_as_reserve() -> None:
+    """The driver's held-back delivery (``tc.hold``): a CreditPending cut out of its crank's
+    trace, delivered after storage rent froze the member's contract, bounces; the
+    distribution keeps the amount as reserve and returns the crank's change."""
+    signer = OracleSigner.from_seed_text("cocoon-pool-oracle")
+    params = PoolParams(oracle_key=signer.public_key, min_payout=ton(10**5))
+    sb = PoolSandbox.create(params=params)
+    a = sb.add_member("a")
+    sb.pool.send_income(sb.proxy, ton(100)).assert_success()
+    sb.close_epoch()
+    sb.report(
+        a, 1, MemberMetrics(running_seconds=3600, gpu_score=1000, uptime_bps=10_000, outages=0)
+    ).assert_success()
+    sb.finalize()
+    before = sb.pool.ledger()
+    credit = tc.hold(sb, lambda s: s.pool.crank_payout(s.keeper, a.address, 1), m.CreditPending)
+    assert credit is not None and credit.op == m.CreditPending.PREFIX
+    amount = m.CreditPending.from_cell(credit.body).amount
+    held = sb.pool.ledger()
+    assert amount > 0 and held.pending_credit == before.pending_credit + amount
+    participant = sb.pool.participant_address(a.address)
+    tc.freeze(sb, participant)
+    trace = sb.chain.send_message(credit.cell)
+    refused = trace.find(participant)
+    assert refused.end_status == "frozen" and refused.bounced
+    back = trace.find_all(sb.pool.distribution)
+    assert len(back) == 1 and back[0].success
+    after = sb.pool.ledger()
+    assert after.pending_credit == before.pending_credit
+    assert after.reserve == held.reserve + amount
+    sb.assert_conserved()
+
+
+def _block(texts: list[str], instructions: list[str], before: str = "") -> tc.MissedBlock:
+    return tc.MissedBlock(0, len(instructions) - 1, instructions, [], texts, before)
+
+
+def test_unreachable_blocks_are_recognized_by_source_text_not_line_numbers() -> None:
+    no_arm = _block(["match (original) {"], ["THROW_SHORT 63"])
+    assert tc.classify("RewardDistribution", no_arm).verdict == "unreachable"
+    # the same line with more than the compiler's no-arm throw is a real path
+    assert (
+        tc.classify("RewardDistribution", _block(["match (original) {"], ["DROP"])).verdict is None
+    )
+    # a contract's own rule does not apply to another contract
+    keeper = _block(["settle.excessTo = sender;"], ["DROP", "NEWC"])
+    assert tc.classify("Participant", keeper).verdict == "unreachable"
+    assert tc.classify("PoolOperator", keeper).verdict is None
+    # the opcode comes from the message mirror
+    confirm = _block([], [f"SDBEGINSQ x{{{m.ConfirmOwnerAction.PREFIX:08X}}}"])
+    assert tc.classify("Participant", confirm).verdict == "defensive"
+    save = ["BLKDROP 4", "STSLICECONST x{4_}"]
+    in_bounce = _block(
+        ["contract.setData(self.toCell())"], save, "state.pending += original.pendingCarry;"
+    )
+    assert tc.classify("Participant", in_bounce).verdict == "unreachable"
+    elsewhere = _block(["contract.setData(self.toCell())"], save, "state.pending = 0;")
+    assert tc.classify("Participant", elsewhere).verdict is None
+    assert all(rule.reason for rule in tc.UNREACHABLE)

@@ -22,7 +22,7 @@ def _default_snapshot() -> Path | None:
     return None if contracts is None else contracts.parent / SNAPSHOT
 
 
-def coverage(
+def coverage(  # noqa: PLR0917 (a Typer command: one parameter per option)
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     missed: Annotated[
         bool, typer.Option("--missed", help="Also list every unexecuted block of instructions.")
@@ -38,6 +38,12 @@ def coverage(
         Path | None,
         typer.Option(help=f"Where to write the JSON figures (default: the checkout's {SNAPSHOT})."),
     ] = None,
+    as_markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown", help="Print the Results and unexecuted-block tables of docs/coverage.md."
+        ),
+    ] = False,
     no_snapshot: Annotated[
         bool, typer.Option("--no-snapshot", help="Write no snapshot file.")
     ] = False,
@@ -56,6 +62,9 @@ def coverage(
     if as_json:
         print_json(data)
         return
+    if as_markdown:
+        console.print(tvm_coverage.markdown(data), markup=False, highlight=False, soft_wrap=True)
+        return
     _print_table(data)
     if missed:
         _print_missed(data)
@@ -72,6 +81,7 @@ def _print_table(data: dict[str, Any]) -> None:
         ("present", "right"),
         ("executed", "right"),
         ("%", "right"),
+        ("% of reachable", "right"),
         ("missed blocks", "right"),
         ("Tolk lines fully run", "right"),
     ):
@@ -87,10 +97,18 @@ def _print_table(data: dict[str, Any]) -> None:
             f"{c['instructions_present']:,}",
             f"{c['instructions_executed']:,}",
             f"{c['percent']:.2f}",
+            f"{c['percent_of_reachable']:.2f}",
             f"{len(c['missed']):,}",
             lines,
         )
     console.print(table)
+    total = data["all"]
+    console.print(
+        f"all: {total['instructions_executed']:,} of {total['instructions_present']:,} "
+        f"({total['percent']:.2f} %); of the {total['reachable_instructions']:,} reachable "
+        f"(present less {total['unreachable_instructions']:,} unreachable or defensive): "
+        f"{total['percent_of_reachable']:.2f} %, {total['reachable_not_executed']:,} not run"
+    )
     console.print(
         f"{data['logged_requests']:,} emulator requests logged, "
         f"{data['driver_steps']:,} driver steps, {data['seconds']:.0f} s"
@@ -106,3 +124,6 @@ def _print_missed(data: dict[str, Any]) -> None:
             head = " ; ".join(block["instructions"][:4])
             more = f" (+{len(block['instructions']) - 4})" if len(block["instructions"]) > 4 else ""
             console.print(f"  asm {first}-{last} [{where}]: {head}{more}", markup=False)
+            verdict = block.get("verdict", "reachable")
+            reason = block.get("reason") or "not reached yet by the scenario driver"
+            console.print(f"    {verdict}: {reason}", markup=False)
