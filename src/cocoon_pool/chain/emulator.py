@@ -591,18 +591,8 @@ class EmulatedChain:
         src_raw = raw_address(src)
         if src_raw not in self.plain_wallets:
             raise ChainError(f"{src_raw} is not a plain wallet", hint="use Wallet.send")
-        dest_addr = _addr(dest)
-        msg = internal_message(
-            src=_addr(src),
-            dest=dest_addr,
-            value=value,
-            body=body,
-            bounce=bounce,
-            state_init=state_init,
-            created_lt=self.lt,
-            created_at=self._now,
-        )
-        return self._run_trace(raw_address(dest_addr), cell_to_b64(msg), (src_raw, value))
+        dest_raw, msg = self._internal(src, dest, value, body, bounce, False, state_init)
+        return self._run_trace(dest_raw, msg, (src_raw, value))
 
     def deploy(
         self,
@@ -639,6 +629,19 @@ class EmulatedChain:
         state_init: tuple[Cell, Cell] | None = None,
     ) -> Trace:
         """Inject an internal message from any address (nobody pays for it: value is minted)."""
+        return self._run_trace(*self._internal(src, dest, value, body, bounce, bounced, state_init))
+
+    def _internal(  # noqa: PLR0917 (the message's fields, in their TL-B order)
+        self,
+        src: AddressLike,
+        dest: AddressLike,
+        value: int,
+        body: Cell | None,
+        bounce: bool,
+        bounced: bool,
+        state_init: tuple[Cell, Cell] | None,
+    ) -> tuple[str, str]:
+        """An internal message created now: the destination's raw address and the BOC."""
         dest_addr = _addr(dest)
         msg = internal_message(
             src=_addr(src),
@@ -651,7 +654,7 @@ class EmulatedChain:
             created_lt=self.lt,
             created_at=self._now,
         )
-        return self._run_trace(raw_address(dest_addr), cell_to_b64(msg))
+        return raw_address(dest_addr), cell_to_b64(msg)
 
     def send_message(self, message: Cell) -> Trace:
         """Inject a ready message cell (internal or external-in)."""
