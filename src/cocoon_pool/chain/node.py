@@ -22,10 +22,11 @@ from cocoon_pool.errors import ToolchainError
 
 NODE_DIR_ENV = "COCOON_POOL_NODE_DIR"
 OPTIMIZED_WASM = ("--no-liftoff",)
-"""Node options for long runs (the scale benchmark): V8 compiles each wasm function of the
-emulator with its optimizing compiler on first call instead of a baseline compiler first and
-the optimizing one once hot. No slower to start; the first thousands of transactions run at
-full speed instead of up to 3x slower (measured on one pool transaction replayed)."""
+"""Node options of the helpers this package starts (the shared one, the scale benchmark's): V8
+compiles each wasm function of the emulator with its optimizing compiler on first call instead
+of a baseline compiler first and the optimizing one once hot. No slower to start; the first
+thousands of transactions run at full speed instead of up to 3x slower (measured on one pool
+transaction replayed)."""
 _BRIDGE_FILE = "bridge.mjs"
 # Shared by every "no Node" error: an installed package has no node/ folder, and only the
 # embedded chain (and compiling edited sources) needs one; everything else runs without it.
@@ -261,6 +262,6 @@ def get_bridge() -> NodeBridge:
     global _shared  # noqa: PLW0603
     with _shared_lock:
         if _shared is None:
-            _shared = NodeBridge()
+            _shared = NodeBridge(node_flags=OPTIMIZED_WASM)
             atexit.register(_shared.close)
         return _shared
