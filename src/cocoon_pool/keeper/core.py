@@ -517,7 +517,8 @@ class Keeper:
         row.next_attempt_ms = now + int(delay * 1000)
         row.updated_ms = now
         session.commit()
-        self._failed(result, f"{kind} epoch {epoch} {member}: {exc}".strip())
+        what = f"{kind} epoch {epoch} {member}".strip()  # no member: no stray space
+        self._failed(result, f"{what}: {exc}")
         return Outcome.FAILED
 
     # -- cursors --------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import asyncio
 import socket
 import ssl
 import zlib
-from collections import deque
 from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -293,11 +292,16 @@ def _target(url: str) -> tuple[tuple[bool, str, int], bytes]:
     if parts.query:
         path += "?" + parts.query
     host_header = parts.netloc.rsplit("@", 1)[-1]
+    # Only the host is IDNA-encoded: the codec works label by label, and the whole request
+    # text read as one "label" is too long for it.
+    host_bytes = host_header.encode("idna" if not host_header.isascii() else "ascii")
     request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nAccept: */*\r\n"
-        "Accept-Encoding: identity\r\nConnection: keep-alive\r\n"
-    ).encode("idna" if not host_header.isascii() else "ascii") + (
-        b"User-Agent: " + USER_AGENT + b"\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: ".encode("ascii")
+        + host_bytes
+        + b"\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: keep-alive\r\n"
+        + b"User-Agent: "
+        + USER_AGENT
+        + b"\r\n\r\n"
     )
     return (tls, host, port), request
 
@@ -310,7 +314,9 @@ class LeanClient:
         self.max_idle = max_idle
         self.limit = limit
         self._idle: dict[tuple[bool, str, int], list[_Connection]] = {}
-        self._idle_order: deque[tuple[tuple[bool, str, int], _Connection]] = deque()
+        # Every idle connection in the order it was put back (dicts keep insertion order): the
+        # one idle the longest is closed first. A connection taken again leaves it at once.
+        self._idle_since: dict[_Connection, tuple[bool, str, int]] = {}
         self._ssl: ssl.SSLContext | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -352,6 +358,7 @@ class LeanClient:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
+            del self._idle_since[conn]
             if not conn.closed:
                 return conn
         return None
@@ -361,18 +368,11 @@ class LeanClient:
             conn.close()
             return
         self._idle.setdefault(key, []).append(conn)
-        self._idle_order.append((key, conn))
-        while len(self._idle_order) > self.max_idle:
-            old_key, old = self._idle_order.popleft()
-            idle = self._idle.get(old_key)
-            if idle and old in idle:
-                idle.remove(old)
-                old.close()
-        if len(self._idle_order) > 4 * self.max_idle + 64:
-            # Entries of connections taken again pile up in the order queue; drop them.
-            self._idle_order = deque(
-                (k, c) for k, c in self._idle_order if c in self._idle.get(k, ())
-            )
+        self._idle_since[conn] = key
+        while len(self._idle_since) > self.max_idle:
+            old = next(iter(self._idle_since))
+            self._idle[self._idle_since.pop(old)].remove(old)
+            old.close()
 
     async def get(self, url: str) -> tuple[int, bytes]:
         """Status and body of ``GET url``; HttpFailure or BodyTooLarge otherwise."""
@@ -406,4 +406,4 @@ class LeanClient:
             for conn in idle:
                 conn.close()
         self._idle.clear()
-        self._idle_order.clear()
+        self._idle_since.clear()
