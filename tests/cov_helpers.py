@@ -3,7 +3,6 @@ the share of each pool contract's instructions it executed."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 
 from cocoon_pool import tvm_coverage as tc
@@ -15,11 +14,7 @@ def percent_by_contract(bridge: tc.RecordingBridge) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in POOL_CONTRACTS:
         code = tc.disassemble(pool_contract_code(name), name)
-        own: Counter[tc.Key] = Counter()
-        for (cell_hash, offset), n in bridge.hits.items():
-            key = code.locate(cell_hash, offset)
-            if key is not None:
-                own[key] += n
+        own = tc.contract_hits(code, bridge.hits)
         out[name] = tc.summarize(code, own).percent
     return out
 

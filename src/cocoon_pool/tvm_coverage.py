@@ -1407,6 +1407,13 @@ class CoverageReport:
         }
 
 
+def tolk_lines_text(contract: dict[str, Any]) -> str:
+    """A contract's "Tolk lines fully run" cell, from its JSON figures."""
+    if not contract["tolk_file"]:
+        return "not mapped"
+    return f"{contract['tolk_lines_fully_executed']:,} / {contract['tolk_lines']:,}"
+
+
 def markdown(data: dict[str, Any]) -> str:
     """The Results table and the table of every unexecuted block of docs/coverage.md, from a
     report's JSON (``CoverageReport.to_json`` or the snapshot)."""
@@ -1429,11 +1436,7 @@ def markdown(data: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, c in data["contracts"].items():
-        lines = (
-            f"{c['tolk_lines_fully_executed']:,} / {c['tolk_lines']:,}"
-            if c["tolk_file"]
-            else "not mapped"
-        )
+        lines = tolk_lines_text(c)
         out.append(
             f"| {name} | {c['instructions_present']:,} | {c['instructions_executed']:,} "
             f"| {c['percent']:.2f} | {c['percent_of_reachable']:.2f} | {len(c['missed'])} "
@@ -1500,17 +1503,20 @@ def pool_code_maps(bridge: NodeBridge | None = None) -> dict[str, CodeMap]:
     return maps
 
 
+def contract_hits(code: CodeMap, hits: Counter[Key]) -> Counter[Key]:
+    """The logged steps that ran ``code``'s instructions, keyed by instruction."""
+    own: Counter[Key] = Counter()
+    for (cell_hash, offset), count in hits.items():
+        key = code.locate(cell_hash, offset)
+        if key is not None:
+            own[key] += count
+    return own
+
+
 def measure(
     codes: dict[str, CodeMap], hits: Counter[Key], log: ScenarioLog, runs: int, seconds: float
 ) -> CoverageReport:
-    contracts = []
-    for code in codes.values():
-        own: Counter[Key] = Counter()
-        for (cell_hash, offset), count in hits.items():
-            key = code.locate(cell_hash, offset)
-            if key is not None:
-                own[key] += count
-        contracts.append(summarize(code, own))
+    contracts = [summarize(code, contract_hits(code, hits)) for code in codes.values()]
     return CoverageReport(contracts, codes, log, runs, seconds)
 
 

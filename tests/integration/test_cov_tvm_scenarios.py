@@ -5,7 +5,6 @@ piece runs once, on its own small pool."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -27,11 +26,7 @@ def executed(code_maps: dict[str, tc.CodeMap], bridge: tc.RecordingBridge) -> di
     """Instructions of each pool contract the recorded runs executed."""
     out: dict[str, int] = {}
     for name, code in code_maps.items():
-        own: Counter[tc.Key] = Counter()
-        for (cell_hash, offset), n in bridge.hits.items():
-            key = code.locate(cell_hash, offset)
-            if key is not None:
-                own[key] += n
+        own = tc.contract_hits(code, bridge.hits)
         out[name] = tc.summarize(code, own).executed
     return out
 

@@ -87,11 +87,7 @@ def _print_table(data: dict[str, Any]) -> None:
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name, c in data["contracts"].items():
-        lines = (
-            f"{c['tolk_lines_fully_executed']:,} / {c['tolk_lines']:,}"
-            if c["tolk_file"]
-            else "not mapped"
-        )
+        lines = tvm_coverage.tolk_lines_text(c)
         table.add_row(
             name,
             f"{c['instructions_present']:,}",
