@@ -34,15 +34,13 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
             yield url
 
     class CtrlC:
-        def wait(self, timeout: float | None = None) -> bool:
+        @staticmethod
+        def sleep(seconds: float) -> None:
             seen.append((urls[-1], devnet_now(urls[-1])))
             raise KeyboardInterrupt
 
-    class Threading:
-        Event = CtrlC
-
     monkeypatch.setattr(devnet_cmd, "serve", serve)
-    monkeypatch.setattr(devnet_cmd, "threading", Threading)
+    monkeypatch.setattr(devnet_cmd, "time", CtrlC)
     return seen
 
 

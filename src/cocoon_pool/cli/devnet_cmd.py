@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -75,6 +75,10 @@ def devnet(
             console.print(f"faucet wallet v4r2 {faucet} holds {FAUCET_FUNDS // 10**9:,} TON")
             console.print("Ctrl-C stops it; its state lives in memory only.")
         try:
-            threading.Event().wait()
+            # Short waits, not one endless one: a Ctrl-C that lands just before a blocking
+            # wait begins would otherwise go unnoticed (the signal is only checked between
+            # waits), and the server would run on.
+            while True:
+                time.sleep(0.2)
         except KeyboardInterrupt:
             console.print("stopped")
