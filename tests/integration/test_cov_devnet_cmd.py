@@ -5,6 +5,8 @@ installed command as a process; this one sees the command's own code run.)"""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +39,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
         @staticmethod
         def sleep(seconds: float) -> None:
             seen.append((urls[-1], devnet_now(urls[-1])))
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(devnet_cmd, "serve", serve)
     monkeypatch.setattr(devnet_cmd, "time", CtrlC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ import typer
 from cocoon_pool.cli.output import console
 from cocoon_pool.devnet import FAUCET_FUNDS, Devnet, serve
 from cocoon_pool.errors import UsageError
+from cocoon_pool.signals import on_stop_signals
 
 
 def read_mnemonic(mnemonic_file: Path | None, mnemonic_env: str | None) -> list[str]:
@@ -74,11 +76,12 @@ def devnet(
             console.print(f"local TON network at [bold]{url}[/bold] (toncenter v2)")
             console.print(f"faucet wallet v4r2 {faucet} holds {FAUCET_FUNDS // 10**9:,} TON")
             console.print("Ctrl-C stops it; its state lives in memory only.")
-        try:
-            # Short waits, not one endless one: a Ctrl-C that lands just before a blocking
-            # wait begins would otherwise go unnoticed (the signal is only checked between
-            # waits), and the server would run on.
-            while True:
+        # SIGINT and SIGTERM stop it, as they stop the oracle, indexer and keeper loops. The
+        # handlers are installed explicitly: a process started from a background job inherits
+        # SIGINT ignored, and Python then never raises KeyboardInterrupt. Short sleeps, not one
+        # endless wait: a handler runs only between them.
+        stopping = threading.Event()
+        with on_stop_signals(lambda _signum: stopping.set()):
+            while not stopping.is_set():
                 time.sleep(0.2)
-        except KeyboardInterrupt:
-            console.print("stopped")
+        console.print("stopped")
