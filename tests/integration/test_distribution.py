@@ -61,9 +61,10 @@ def dist_tx(sb: PoolSandbox, trace: Trace, op: int | None = None) -> Transaction
 
 
 def assert_caller_lost_only_fees(
-    sb: PoolSandbox, caller: Wallet, before: int, trace: Trace
+    sb: PoolSandbox, caller: Wallet, before: int, trace: Trace, received: int = 0
 ) -> None:
-    """Nothing of the caller's value stayed anywhere: it paid the trace's fees and no more."""
+    """Nothing of the caller's value stayed anywhere: it paid the trace's fees and no more
+    (and got ``received`` of pool money, when it is the member being paid)."""
     pool_storage = sum(
         storage_paid(trace, a) for a in (sb.pool.distribution, sb.pool.registry, sb.pool.operator)
     )
@@ -73,7 +74,7 @@ def assert_caller_lost_only_fees(
         if tx.address_raw not in {raw_address(a) for a in (caller.address, sb.pool.distribution)}
     }
     other_storage = sum(tx.storage_fees for tx in trace if tx.address_raw in participants)
-    assert before - caller.balance == trace_fees(trace) - pool_storage - other_storage, (
+    assert before - caller.balance == trace_fees(trace) - pool_storage - other_storage - received, (
         trace.describe()
     )
 
@@ -477,6 +478,55 @@ def test_claim_before_final_restores_the_slip(reporting_pool: PoolSandbox) -> No
     sb.chain.set_now(sb.pool.reporting_epoch().deadline + 1)
     trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
     assert one_event(trace, EpochFinalized).epoch == 1 and one_event(trace, RewardSettled).paid_now
+    sb.assert_conserved()
+
+
+def test_own_claim_that_finalizes_on_its_way_pays_exactly_once(reporting_pool: PoolSandbox) -> None:
+    # The claim logs EpochFinalized before its payment, so it pays with the reserve and mode
+    # 128 instead of mode 64: the event's fee must come out of the member's value, not the pot.
+    sb = reporting_pool
+    report_all(sb, 1)
+    a = sb.members["a"]
+    paid_before = sb.pool.ledger().paid
+    sb.chain.set_now(sb.pool.reporting_epoch().deadline + 1)
+    before = a.balance
+    trace = sb.pool.claim_rewards(a, 1).assert_success()
+    assert one_event(trace, EpochFinalized).epoch == 1
+    settled = one_event(trace, RewardSettled)
+    assert settled.paid_now and settled.pending_carry == 0 and settled.payout > 0
+    assert sb.pool.ledger().paid == paid_before + settled.payout
+    assert_caller_lost_only_fees(sb, a, before, trace, received=settled.payout)
+    sb.assert_conserved()
+    # Replayed, the claim finds no slip: nothing moves but the member's fees.
+    before = a.balance
+    replay = sb.pool.claim_rewards(a, 1)
+    tx = replay.find(sb.pool.participant_address(a.address), m.ClaimRewards.PREFIX)
+    assert tx.exit_code == code("NOTHING_TO_CLAIM")
+    assert sb.pool.ledger().paid == paid_before + settled.payout
+    assert_caller_lost_only_fees(sb, a, before, replay)
+    sb.assert_conserved()
+
+
+def test_crank_credited_as_pending_that_retires_the_epoch_conserves() -> None:
+    # The epoch's only claim retires it (EpochRetired logged), then the credit goes back with
+    # the reserve and mode 128: the keeper pays the event, the pot pays nothing.
+    signer = OracleSigner.from_seed_text("retire-pending")
+    params = PoolParams(oracle_key=signer.public_key, min_payout=ton(1000))
+    sb = PoolSandbox.create(params=params, oracle_seed="retire-pending")
+    a = sb.add_member("a")
+    sb.pool.send_income(sb.proxy, ton(5)).assert_success()
+    sb.close_epoch()
+    sb.report(a, 1, METRICS["a"]).assert_success()
+    one_event(sb.finalize(), EpochFinalized)
+    before = sb.keeper.balance
+    trace = sb.pool.crank_payout(sb.keeper, a.address, 1).assert_success()
+    retired = one_event(trace, EpochRetired)
+    settled = one_event(trace, RewardSettled)
+    assert retired.epoch == 1 and not settled.paid_now
+    assert sb.pool.participant_info(a.address).pending == settled.payout > 0
+    assert sb.pool.ledger().pending_credit == settled.payout
+    assert not trace.find_all(a.address, m.RewardPayout.PREFIX)
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
     sb.assert_conserved()
 
 
