@@ -89,7 +89,6 @@ class ReportingModel:
     commission_bps: int
     net: int
     aggr: econ.EpochAggregates = field(default_factory=econ.EpochAggregates)
-    in_flight: int = 0
 
 
 @dataclass
@@ -162,8 +161,6 @@ class PoolModel:
         assert r is not None
         if self.now <= r.deadline:
             return "REPORT_WINDOW_OPEN"
-        if r.in_flight:
-            return "REPORTS_IN_FLIGHT"
         if self.paused_at and self.paused_at <= r.deadline:
             return "DISTRIBUTION_PAUSED"
         return None
@@ -225,16 +222,17 @@ class PoolModel:
     # -- reports ---------------------------------------------------------------------------
 
     def submit_refusal(self, epoch: int, metrics: econ.MemberMetrics) -> str | None:
-        """RewardDistribution's checks of a relayed report (the signature is always good)."""
+        """RewardDistribution's checks of a relayed report (the signature is always good): the
+        batch's own first (pause, reporting epoch, window), then the report's."""
         if self.paused_at:
             return "DISTRIBUTION_PAUSED"
         r = self.reporting
         if r is None:
             return "NO_REPORTING_EPOCH"
-        if epoch != r.epoch:
-            return "WRONG_REPORT_EPOCH"
         if self.now > r.deadline:
             return "REPORT_WINDOW_CLOSED"
+        if epoch != r.epoch:
+            return "WRONG_REPORT_EPOCH"
         if metrics.running_seconds > r.end - r.start:
             return "RUNNING_TIME_OUT_OF_RANGE"
         return None
@@ -252,16 +250,40 @@ class PoolModel:
         return None
 
     def apply_report(self, member: MemberModel, epoch: int, slip: Slip) -> None:
-        """The member's contract accepted: it records the slip (ReportAccepted on its way)."""
+        """The member's contract accepted: it records the slip and answers nothing."""
         member.slips[epoch] = slip
         member.last_reported = epoch
 
     def count_report(self, slip: Slip) -> None:
-        """ReportAccepted reached the distribution: the report enters the sums."""
+        """The distribution admitted the report (its checks passed): it enters the sums at
+        once, before the member's contract has seen it."""
         r = self.reporting
-        assert r is not None and r.in_flight > 0
-        r.in_flight -= 1
+        assert r is not None
         r.aggr = econ.add_member(r.aggr, slip.c, slip.p, slip.b)
+
+    def refuse_report(self, epoch: int, slip: Slip) -> int | None:
+        """The bounce of a refused ApplyReport reached the distribution. While its epoch still
+        reports, the report leaves the sums as it came in. Once the epoch is final its sums are
+        frozen: the refused share, which nobody can claim, is settled into the reserve as a
+        claim would settle it (the epoch retires with its last slip). An epoch nobody
+        contributed to has no record: nothing to settle. Returns the share put in the reserve."""
+        r = self.reporting
+        if r is not None and r.epoch == epoch:
+            a = r.aggr
+            r.aggr = econ.EpochAggregates(
+                contribution_sum=a.contribution_sum - slip.c,
+                penalty_weight=a.penalty_weight - slip.c * slip.p,
+                bonus_weight=a.bonus_weight - slip.c * slip.b,
+                members=a.members - 1,
+            )
+            return None
+        final = self.finals.get(epoch)
+        if final is None:
+            return None
+        share = econ.member_payout(final.settlement, final.aggr, slip.c, slip.p, slip.b)
+        self.settle_slip(epoch, share.payout)
+        self.reserve += share.payout
+        return share.payout
 
     # -- settlement ------------------------------------------------------------------------
 
@@ -291,14 +313,7 @@ class PoolModel:
             self.finalize()
         final = self.finals[epoch]
         share = econ.member_payout(final.settlement, final.aggr, slip.c, slip.p, slip.b)
-        final.remaining -= share.payout
-        final.claims_left -= 1
-        if final.claims_left == 0:
-            self.reserve += final.remaining
-            self.dust_swept += final.remaining
-            del self.finals[epoch]
-            if self.latest_final == epoch:
-                self.latest_final = 0
+        self.settle_slip(epoch, share.payout)
         member.earned += share.payout
         total = share.payout + carry
         member.carried -= carry
@@ -307,6 +322,19 @@ class PoolModel:
             return share.payout, True
         member.pending += total
         return share.payout, False
+
+    def settle_slip(self, epoch: int, payout: int) -> None:
+        """Take one slip's ``payout`` out of its final epoch; the last slip retires the epoch
+        and sweeps what rounding left into the reserve."""
+        final = self.finals[epoch]
+        final.remaining -= payout
+        final.claims_left -= 1
+        if final.claims_left == 0:
+            self.reserve += final.remaining
+            self.dust_swept += final.remaining
+            del self.finals[epoch]
+            if self.latest_final == epoch:
+                self.latest_final = 0
 
     def claim_refusal(self, member: MemberModel, epoch: int) -> Refusal | None:
         """The member's contract on CrankPayout / ClaimRewards (the value always suffices)."""
@@ -506,7 +534,6 @@ def mismatches(model: PoolModel, view: ChainView) -> list[str]:
             sums,
             (a.contribution_sum, a.penalty_weight, a.bonus_weight, a.members),
         )
-        check("reporting.in_flight", rep.in_flight, r.in_flight)
 
     for epoch, f in view.finals:
         fm = model.finals.get(epoch)
@@ -621,3 +648,25 @@ def hold(chain: EmulatedChain, send: Callable[[], Trace], transactions: int) -> 
     finally:
         chain.max_trace_transactions = limit
     return list(chain.transactions[-1].internal_out)
+
+
+def hold_apply(chain: EmulatedChain, send: Callable[[], Trace]) -> OutMessage:
+    """Relay one report but stop after the distribution's SubmitReport transaction (the
+    relayer's wallet, then the distribution): the report is counted, its ApplyReport is
+    returned, held, and the relayer's change is delivered at once."""
+    out = hold(chain, send, 2)
+    assert chain.transactions[-1].op == m.SubmitReport.PREFIX, chain.transactions[-1].describe()
+    applies = [msg for msg in out if msg.op == m.ApplyReport.PREFIX]
+    for msg in out:
+        if msg.op == m.ReturnExcesses.PREFIX:
+            chain.send_message(msg.cell).assert_success()
+    (apply,) = applies
+    return apply
+
+
+def hold_bounce(chain: EmulatedChain, apply: OutMessage) -> OutMessage:
+    """Deliver an ApplyReport the member's contract refuses and hold the bounce it sends back
+    to the distribution."""
+    (bounce,) = hold(chain, lambda: chain.send_message(apply.cell), 1)
+    assert bounce.bounced and chain.transactions[-1].bounced, chain.transactions[-1].describe()
+    return bounce

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.messages import CollectCommission
+from cocoon_pool.contracts.reports import cheap_batch_size
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
 
@@ -26,6 +27,7 @@ OPERATIONS = (
     "cocoon_payout",
     "close_epoch",
     "report",
+    "report_single",
     "finalize_epoch",
     "payout",
     "payout_pending",
@@ -79,16 +81,26 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
     pool.verify_member(sb.admin, second.address).assert_success()
     # A member whose share stays below the minimum payout: its crank is credited as pending.
     small = sb.add_member("probe-small")
+    batch = cheap_batch_size(1)
+    others = [sb.add_member(f"probe-batch-{k}") for k in range(batch - 2)]
     record("cocoon_payout", pool.send_income(sb.proxy, ton(1_000)))
     record("close_epoch", sb.close_epoch())
     length = pool.ledger().epoch_length
-    for i, wallet in enumerate(crowd):
-        sb.report(wallet, 1, _metrics(i, length)).assert_success()
+    # Reports go in batches of the size the keeper relays at a one-key quorum; "report" is
+    # one member's share of such a batch's whole trace (rounded up), "report_single" a batch
+    # of one.
+    for start in range(0, len(crowd), batch):
+        chunk = [
+            (w, _metrics(start + k, length)) for k, w in enumerate(crowd[start : start + batch])
+        ]
+        sb.report_batch(1, chunk).assert_success()
         if progress is not None:
-            progress(i)
-    record("report", sb.report(probe, 1, _probe_metrics(length)))
-    sb.report(second, 1, _probe_metrics(length)).assert_success()
-    sb.report(small, 1, MemberMetrics(1_000, 10, 9_900, 0)).assert_success()
+            progress(start + len(chunk) - 1)
+    probe_batch = [(probe, _probe_metrics(length)), (second, _probe_metrics(length))]
+    probe_batch += [(w, _probe_metrics(length)) for w in others]
+    trace = sb.report_batch(1, probe_batch).assert_success()
+    gas["report"] = -(-sb.gas(trace) // len(probe_batch))
+    record("report_single", sb.report(small, 1, MemberMetrics(1_000, 10, 9_900, 0)))
     record("finalize_epoch", sb.finalize())
     record("payout", pool.crank_payout(sb.keeper, probe.address, 1))
     record("payout_pending", pool.crank_payout(sb.keeper, small.address, 1))

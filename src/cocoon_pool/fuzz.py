@@ -2,9 +2,9 @@
 
 Generated messages (every message struct of :mod:`cocoon_pool.contracts.messages` with random
 field values, truncated and oversized bodies, unknown ops, empty and short bodies, signed
-reports) go to each pool contract from every kind of sender, with values around every fee
-and bounce flags on and off. After each message the engine checks, from the trace and the
-account states the TVM produced:
+reports alone, chained in a batch or with a garbage ``next`` link) go to each pool contract
+from every kind of sender, with values around every fee and bounce flags on and off. After
+each message the engine checks, from the trace and the account states the TVM produced:
 
 * ``value``: no value lost or created: the touched accounts' balances change by exactly the
   value injected minus the fees the trace paid;
@@ -54,7 +54,7 @@ from cocoon_pool.contracts.codec import (
 )
 from cocoon_pool.contracts.constants import tolk_constants, ton
 from cocoon_pool.contracts.pool import operator_code, pool_codes
-from cocoon_pool.contracts.reports import build_report, quorum_message
+from cocoon_pool.contracts.reports import batch_message, build_report, quorum_message, report_value
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.errors import ChainError, CocoonPoolError
 from cocoon_pool.sandbox import PoolSandbox
@@ -309,6 +309,9 @@ class MessageGenerator:
         if cls is m.RegisterParticipant and src.integer(0, 2) == 0:
             exact = self.params.min_stake + self.fees["PARTICIPANT_STORAGE_RESERVE"]
             return exact + self.fees["REGISTER_FEE"] + src.integer(-2, 1)
+        if cls is m.SubmitReport and src.integer(0, 2) == 0:
+            # Around what a batch of one or two reports must carry (checked at both ends).
+            return report_value(src.integer(1, 2)) + src.integer(-2, 1)
         # Wallets hold 1,000,000 TON; injected messages mint their value.
         huge = ton(10**9) if minted else ton(100_000)
         value = self.coins(src, huge)
@@ -433,8 +436,23 @@ class MessageGenerator:
     # -- bodies ---------------------------------------------------------------------------
 
     def signed_report(self, src: Source) -> m.SubmitReport:
+        """A report the oracle really signed; sometimes a batch of two (the second member's
+        signed report chained in ``next``), sometimes with a ``next`` that is no report."""
+        query_id = src.integer(0, 1 << 20)
+        head = self._one_signed_report(src)
+        shape = src.integer(0, 5)
+        if shape <= 1:
+            # A relayer batches one epoch's reports: mostly the head's epoch again.
+            epoch = head.report.epoch if src.integer(0, 3) > 0 else None
+            return batch_message([head, self._one_signed_report(src, epoch)], query_id)
+        if shape == 2:
+            return dataclasses.replace(head, query_id=query_id, next=self.cell(src))
+        return dataclasses.replace(head, query_id=query_id)
+
+    def _one_signed_report(self, src: Source, epoch: int | None = None) -> m.SubmitReport:
         member = self.world.addresses[src.pick(("member", "member2", "stranger"))]
-        epoch = src.pick((1, 1, 1, 0, 2, src.integer(0, (1 << 32) - 1)))
+        if epoch is None:
+            epoch = src.pick((1, 1, 1, 0, 2, src.integer(0, (1 << 32) - 1)))
         metrics = MemberMetrics(
             src.integer(0, self.epoch_length),
             src.integer(0, 100_000),
@@ -444,7 +462,7 @@ class MessageGenerator:
         report = build_report(
             self.world.addresses["distribution"], epoch, member, metrics, self.global_id
         )
-        return quorum_message(report, [(0, self.world.base.signer)], src.integer(0, 1 << 20))
+        return quorum_message(report, [(0, self.world.base.signer)])
 
     def mutate_truncate(self, src: Source, cell: Cell) -> Cell:
         s = cell.begin_parse()

@@ -6,6 +6,7 @@ the same, fully deployed pool in one call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from ton_core import Address
@@ -131,6 +132,14 @@ class PoolSandbox:
 
     def report(self, member: Wallet, epoch: int, metrics: MemberMetrics) -> Trace:
         return self.pool.submit_report(self.keeper, self.signer, member.address, epoch, metrics)
+
+    def report_batch(self, epoch: int, reports: Sequence[tuple[Wallet, MemberMetrics]]) -> Trace:
+        """Relay several members' signed reports in one batch (one SubmitReport message)."""
+        signed = [
+            self.pool.signed_report(self.signer, member.address, epoch, metrics)
+            for member, metrics in reports
+        ]
+        return self.pool.submit_reports(self.keeper, signed)
 
     def finalize(self) -> Trace:
         reporting = self.pool.reporting_epoch()

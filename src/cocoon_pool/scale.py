@@ -30,7 +30,7 @@ from cocoon_pool.chain.types import Trace, raw_address
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
 from cocoon_pool.contracts.pool import PoolParams
-from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.reports import OracleSigner, cheap_batch_size
 from cocoon_pool.errors import TransactionFailed, UsageError
 from cocoon_pool.sandbox import WALLET_FUNDS, PoolSandbox
 
@@ -277,6 +277,8 @@ class ScaleRun:
         if config.plain_wallets:
             chain.use_plain_wallets(chain.wallets.values())
         self.gas: dict[str, GasRange] = {}
+        # Traces that carry several members (a batch of reports): their gas counts per member.
+        self.batch_members: dict[int, int] = {}
         self.phases: list[Phase] = []
         self.checks = 0
         self.mismatches: list[str] = []
@@ -286,9 +288,11 @@ class ScaleRun:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def record(self, operation: str, trace: Trace) -> Trace:
+    def record(self, operation: str, trace: Trace, members: int = 1) -> Trace:
+        """Keep the operation's gas per member: a batch's whole trace over its ``members``."""
         trace.assert_success()
-        gas = sum(tx.gas_used for tx in trace if tx.address_raw not in self.excluded)
+        total = sum(tx.gas_used for tx in trace if tx.address_raw not in self.excluded)
+        gas = -(-total // members)
         if operation in self.gas:
             self.gas[operation].add(gas)
         else:
@@ -330,10 +334,12 @@ class ScaleRun:
         count: int,
         build: Callable[[Sequence[int]], list[tuple[str, Trace]]],
         after: Callable[[Sequence[int], list[tuple[str, Trace]]], None] | None = None,
+        multiple_of: int = 1,
     ) -> None:
         """Run ``build`` over members in batches, pipelined: the helper runs batch k while
-        Python builds batch k + 1 and then reads batch k's summaries."""
-        size = self.config.batch
+        Python builds batch k + 1 and then reads batch k's summaries. ``multiple_of``: batches
+        are rounded up to a multiple of it (report batches must not be cut in two)."""
+        size = -(-self.config.batch // multiple_of) * multiple_of
         chunks = [range(i, min(i + size, count)) for i in range(0, count, size)]
         pending: tuple[Any, Sequence[int], list[tuple[str, Trace]]] | None = None
         for k, chunk in enumerate([*chunks, None]):
@@ -353,7 +359,7 @@ class ScaleRun:
                 batch_k, chunk_k, ops_k = pending
                 batch_k.wait()
                 for operation, trace in ops_k:
-                    self.record(operation, trace)
+                    self.record(operation, trace, self.batch_members.pop(id(trace), 1))
                 if after is not None:
                     after(chunk_k, ops_k)
                 self.drain()
@@ -460,11 +466,22 @@ class ScaleRun:
         length = closed.end - closed.start
         metrics = [member_metrics(i, length) for i in range(n)]
 
+        size = cheap_batch_size(1)
+
         def report(chunk: Sequence[int]) -> list[tuple[str, Trace]]:
-            return [("report", sb.report(self.members[i], epoch, metrics[i])) for i in chunk]
+            # As the keeper relays them: batches of the size whose signature checks stay cheap.
+            groups = [chunk[k : k + size] for k in range(0, len(chunk), size)]
+            ops: list[tuple[str, Trace]] = []
+            for group in groups:
+                trace = sb.report_batch(epoch, [(self.members[i], metrics[i]) for i in group])
+                self.batch_members[id(trace)] = len(group)
+                ops.append(("report", trace))
+            return ops
 
         with self.phase(f"epoch {epoch}: reports", n):
-            self.batched("report", n, report)
+            # Every report batch full (N a multiple of ten), so one member's report costs the
+            # same at every pool size.
+            self.batched("report", n, report, multiple_of=size)
         with self.phase(f"epoch {epoch}: finalize", 1):
             finalized = self._single(self.record("finalize_epoch", sb.finalize()), EpochFinalized)
         expected = econ.simulate_epoch(

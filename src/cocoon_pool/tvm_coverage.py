@@ -40,7 +40,12 @@ from cocoon_pool.contracts.build import POOL_CONTRACTS, contracts_dir, pool_cont
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.pool import Pool, PoolParams, operator_code, operator_init_data
-from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.reports import (
+    MAX_REPORTS_PER_BATCH,
+    OracleSigner,
+    batch_message,
+    report_value,
+)
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.errors import ChainError, CocoonPoolError
 from cocoon_pool.sandbox import PoolSandbox
@@ -393,6 +398,7 @@ def run_scenarios(log: ScenarioLog | None = None, *, matrix: bool = True) -> Sce
     _refusing_peers(log)
     _slip_shapes(log)
     _held_back(log)
+    _report_batches(log)
     if matrix:
         _refusal_matrix(log)
     return log
@@ -1140,6 +1146,132 @@ def _held_back(log: ScenarioLog) -> None:
         sb.pool.distribution, throwing_code(), state.data or begin_cell().end_cell(), state.balance
     )
     _deliver(log, sb, "settle refused after withdrawal", settle)
+
+
+def _cut(sb: PoolSandbox, send: Callable[[], Trace], transactions: int) -> list[OutMessage]:
+    """Run ``send`` but stop its trace after ``transactions`` transactions; the messages the
+    last one sent (none if the trace ended there by itself)."""
+    limit = sb.chain.max_trace_transactions
+    sb.chain.max_trace_transactions = transactions
+    try:
+        send()
+    except ChainError:
+        pass  # the trace was cut where asked
+    finally:
+        sb.chain.max_trace_transactions = limit
+    return list(sb.chain.transactions[-1].internal_out)
+
+
+def hold_refusals(sb: PoolSandbox, send: Callable[[PoolSandbox], Trace]) -> list[OutMessage]:
+    """Relay a batch on ``sb`` and deliver its ApplyReports, but hold the bounce of every one
+    a member's contract refuses, to deliver later (after finalize, say). The relayer's change
+    is delivered at once. How many transactions precede SubmitReport is found on a fork."""
+    probe = send(sb.fork())
+    count = next(
+        (n for n, tx in enumerate(probe.transactions, 1) if tx.op == m.SubmitReport.PREFIX), None
+    )
+    if count is None:
+        return []
+    out = _cut(sb, partial(send, sb), count)
+    bounces: list[OutMessage] = []
+    for message in out:
+        if message.op == m.ApplyReport.PREFIX:
+            bounces += _cut(sb, partial(sb.chain.send_message, message.cell), 1)
+        else:
+            sb.chain.send_message(message.cell)
+    return bounces
+
+
+def _deliver_all(log: ScenarioLog, sb: PoolSandbox, name: str, held: list[OutMessage]) -> None:
+    if not held:
+        log.failed_steps.append(f"{name}: nothing was held")
+    for message in held:
+        _step(log, name, partial(sb.chain.send_message, message.cell))
+
+
+def _report_batches(log: ScenarioLog) -> None:
+    """Batches of reports: several members in one message, one over the size limit, one that
+    carries too little for its length; then replayed reports, which every member's contract
+    refuses. A refusal that comes back while its epoch reports takes the report back out;
+    one held back past finalize settles its share into the reserve, on the latest final
+    epoch and on an older one, before the epoch's last claim and as the last slip (which
+    retires the epoch), while a later epoch reports and after a winding-down pool's flat
+    finalize; one for an epoch nobody contributed to finds nothing to settle."""
+    sb = PoolSandbox.create()
+    s = _stepper(log, " (batches)")
+    members = [s("member", partial(sb.add_member, name)) for name in ("a", "b", "c")]
+    if any(w is None for w in members):
+        return
+    pool, seconds = sb.pool, sb.params.epoch_length // 2
+
+    def signed(epoch: int, running: int = seconds) -> list[m.SubmitReport]:
+        return [
+            pool.signed_report(sb.signer, w.address, epoch, _metrics(i, running))
+            for i, w in enumerate(members)
+        ]
+
+    def relay(reports: list[m.SubmitReport]) -> Callable[[PoolSandbox], Trace]:
+        return lambda fork: fork.pool.submit_reports(fork.keeper, reports)
+
+    def claim_all(epoch: int, who: list[Any]) -> None:
+        for w in who:
+            s(f"claim {epoch}", partial(pool.crank_payout, sb.keeper, w.address, epoch))
+
+    s("income 1", lambda: pool.send_income(sb.proxy, ton(60)))
+    s("close 1", sb.close_epoch)
+    first = signed(1)
+    # More than MAX_REPORTS_PER_BATCH links (the same report each time: the distribution
+    # checks signatures, not members) and a batch carrying too little for its length.
+    head = batch_message([first[0]] * MAX_REPORTS_PER_BATCH)
+    oversized = dataclasses.replace(
+        head, next=dataclasses.replace(first[0], next=head.next).to_cell()
+    )
+    s(
+        "batch too large",
+        lambda: sb.keeper.send(
+            pool.distribution, report_value(MAX_REPORTS_PER_BATCH + 1), oversized.to_cell()
+        ),
+    )
+    s("batch low value", lambda: pool.submit_reports(sb.keeper, first, value=report_value(1)))
+    s("batch", lambda: pool.submit_reports(sb.keeper, first))
+    s("batch replayed", lambda: pool.submit_reports(sb.keeper, first))
+    held_1 = _step(log, "hold refusals 1", partial(hold_refusals, sb, relay(first))) or []
+    s("finalize 1", sb.finalize)
+    _deliver_all(log, sb, "refusal after finalize (latest)", held_1[:1])
+    claim_all(1, members)
+    _deliver_all(log, sb, "refusals after finalize (latest, the last retires)", held_1[1:])
+    # Epoch 2's refusals arrive once epoch 3 is the latest final epoch (and while epoch 4
+    # reports, for the last one).
+    s("income 2", lambda: pool.send_income(sb.proxy, ton(60)))
+    s("close 2", sb.close_epoch)
+    second = signed(2)
+    s("batch 2", lambda: pool.submit_reports(sb.keeper, second))
+    held_2 = _step(log, "hold refusals 2", partial(hold_refusals, sb, relay(second))) or []
+    s("income 3", lambda: pool.send_income(sb.proxy, ton(60)))
+    s("close 3 (finalizes 2)", sb.close_epoch)
+    s("batch 3", lambda: pool.submit_reports(sb.keeper, signed(3)))
+    s("finalize 3", sb.finalize)
+    _deliver_all(log, sb, "refusal after finalize (older)", held_2[:1])
+    claim_all(2, members)
+    s("income 4", lambda: pool.send_income(sb.proxy, ton(60)))
+    s("close 4", sb.close_epoch)
+    _deliver_all(log, sb, "refusals after finalize (older, the last retires)", held_2[1:])
+    claim_all(3, members)
+    # Epoch 4: nobody ran, so no final record is kept; its refusal settles nothing.
+    idle = signed(4, running=0)
+    s("batch 4 (idle)", lambda: pool.submit_reports(sb.keeper, idle))
+    held_4 = _step(log, "hold refusals 4", partial(hold_refusals, sb, relay(idle))) or []
+    s("finalize 4", sb.finalize)
+    _deliver_all(log, sb, "refusal of an epoch without a record", held_4)
+    # Winding down: the last epoch is paid flat, and a refusal settled after it is too.
+    s("close pool", lambda: pool.admin_call(sb.admin, m.ClosePool()))
+    s("income 5", lambda: pool.send_income(sb.proxy, ton(60)))
+    s("close 5", sb.close_epoch)
+    last = signed(5)
+    s("batch 5", lambda: pool.submit_reports(sb.keeper, last))
+    held_5 = _step(log, "hold refusals 5", partial(hold_refusals, sb, relay(last))) or []
+    s("finalize 5 (flat)", sb.finalize)
+    _deliver_all(log, sb, "refusals after a flat finalize", held_5)
 
 
 def _truncate(body: Cell, bits: int) -> Cell:

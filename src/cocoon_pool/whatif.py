@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from cocoon_pool import economics as econ
 from cocoon_pool.errors import CocoonPoolError, UsageError
-from cocoon_pool.indexer.models import EpochResult, IndexedContract, IndexedEvent, Payout
+from cocoon_pool.indexer.history import counted_reports
+from cocoon_pool.indexer.models import EpochResult, IndexedContract, Payout
 
 
 class WhatIfError(CocoonPoolError):
@@ -166,11 +167,7 @@ def load_epochs(session: Session, pool: str) -> list[RecordedEpoch]:
             .where(EpochResult.pool == pool, EpochResult.finalized_at.is_not(None))
             .order_by(EpochResult.epoch)
         ).all()
-        events = session.scalars(
-            select(IndexedEvent)
-            .where(IndexedEvent.pool == pool, IndexedEvent.kind == "ContributionRecorded")
-            .order_by(IndexedEvent.lt, IndexedEvent.event_index)
-        ).all()
+        events = counted_reports(session, pool)
         payouts = session.scalars(
             select(Payout).where(Payout.pool == pool, Payout.kind == "reward")
         ).all()

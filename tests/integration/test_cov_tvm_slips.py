@@ -1,7 +1,7 @@
 """The TVM-coverage driver's newer scenarios on the real contracts: every shape a member's
-slips can take, messages held back and delivered late, and the refusal matrix's set-up (on two
-of its bodies). As in test_cov_tvm_driver.py, every step must still run on the current
-contracts."""
+slips can take, messages held back and delivered late, batches of reports and their late
+refusals, and the refusal matrix's set-up (on two of its bodies). As in
+test_cov_tvm_driver.py, every step must still run on the current contracts."""
 
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ def test_messages_held_back_and_delivered_late_run_every_step() -> None:
     log, _ = run_recorded(tc._held_back)
     assert log.failed_steps == []
     assert log.traces > 30
+
+
+def test_report_batches_and_late_refusals_run_every_step() -> None:
+    """Batches (several reports, one too many, too little value) and replays whose refusals
+    are held back and delivered before and after finalize, on the latest and an older final
+    epoch, as the last slip, after a flat finalize and for an epoch without a record."""
+    log, percent = run_recorded(tc._report_batches)
+    assert log.failed_steps == []
+    assert log.traces > 45
+    assert percent["RewardDistribution"] > 40, percent
 
 
 def test_the_refusal_matrix_machinery_on_two_bodies(monkeypatch: pytest.MonkeyPatch) -> None:

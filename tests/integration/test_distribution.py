@@ -23,20 +23,27 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     CommissionCollected,
     ContributionRecorded,
+    ContributionRefused,
     EpochClosed,
     EpochFinalized,
     EpochRetired,
     PendingCredited,
     RewardSettled,
     trace_events,
+    transaction_events,
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import PoolParams
-from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.reports import (
+    MAX_REPORTS_PER_BATCH,
+    OracleSigner,
+    batch_message,
+    report_value,
+)
 from cocoon_pool.contracts.views import ReportingView
 from cocoon_pool.sandbox import PoolSandbox
 from tier_pools import INCOME, METRICS, open_base, report_all, reporting_base
-from tracing import one_event, storage_paid, trace_fees
+from tracing import one_event, same, storage_paid, trace_fees
 
 RICH_BOUNCE_OP = 0xFFFFFFFE
 
@@ -124,6 +131,15 @@ def aggregates(view: ReportingView) -> tuple[int, ...]:
     return (view.contribution_sum, view.penalty_weight, view.bonus_weight, view.reporters)
 
 
+def recorded_events(submit: Transaction) -> list[ContributionRecorded]:
+    """The reports a SubmitReport transaction counted, in the batch's order."""
+    return [e for e in transaction_events(submit) if isinstance(e, ContributionRecorded)]
+
+
+def figures(event: ContributionRecorded | ContributionRefused) -> tuple[int, int, int, int]:
+    return (event.epoch, event.contribution, event.penalty_bps, event.bonus_bps)
+
+
 # ---------------------------------------------------------------- SubmitReport
 
 
@@ -170,7 +186,7 @@ REJECTED_REPORTS: dict[str, tuple[str, Callable[[PoolSandbox, Address, int], Cel
     "value-too-low": (
         "DISTRIBUTION_VALUE_TOO_LOW",
         lambda sb, a, span: report_body(sb, a, 1),
-        fee("REPORT_FEE") - 1,
+        report_value(1) - 1,
     ),
 }
 
@@ -182,7 +198,7 @@ def test_submit_report_rejected(reporting_pool: PoolSandbox, case: str) -> None:
     view = sb.pool.reporting_epoch()
     body = make(sb, sb.members["a"].address, view.end - view.start)
     before = sb.keeper.balance
-    trace = sb.keeper.send(sb.pool.distribution, value or fee("REPORT_FEE"), body)
+    trace = sb.keeper.send(sb.pool.distribution, value or report_value(1), body)
     refused(sb, trace, error)
     assert len(trace) == 3  # keeper -> distribution -> bounce to keeper; no participant hop
     assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
@@ -199,7 +215,7 @@ def test_report_at_every_bound_is_accepted(reporting_pool: PoolSandbox) -> None:
     body = report_body(
         sb, a, 1, running=span, gpu=econ.MAX_GPU_SCORE, uptime=econ.BPS, outages=65_535
     )
-    trace = sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), body).assert_success()
+    trace = sb.keeper.send(sb.pool.distribution, report_value(1), body).assert_success()
     recorded = one_event(trace, ContributionRecorded)
     expected = span * econ.MAX_GPU_SCORE  # uptime 10000 bps multiplies by exactly 1
     assert (recorded.contribution, recorded.penalty_bps, recorded.bonus_bps) == (
@@ -215,7 +231,7 @@ def test_report_at_every_bound_is_accepted(reporting_pool: PoolSandbox) -> None:
 def test_report_without_reporting_epoch(open_pool: PoolSandbox) -> None:
     sb = open_pool
     trace = sb.keeper.send(
-        sb.pool.distribution, fee("REPORT_FEE"), report_body(sb, sb.members["a"].address, 1)
+        sb.pool.distribution, report_value(1), report_body(sb, sb.members["a"].address, 1)
     )
     refused(sb, trace, "NO_REPORTING_EPOCH")
     sb.assert_conserved()
@@ -284,17 +300,23 @@ def test_report_refused_by_participant_refunds_relay(
     ledger = sb.pool.ledger()
     before = sb.keeper.balance
     trace = sb.report(member, 1, METRICS["b"])
-    assert dist_tx(sb, trace, m.SubmitReport.PREFIX).success
+    # Counted at submit ...
+    (recorded,) = recorded_events(dist_tx(sb, trace, m.SubmitReport.PREFIX))
+    assert same(recorded.member, member.address)
     apply = trace.find(sb.pool.participant_address(member.address), m.ApplyReport.PREFIX)
     if participant_code is None:
         assert apply.compute_skipped == "no-state"
     else:
         assert apply.exit_code == participant_code
     assert apply.bounced
+    # ... and taken back out by the bounce, which refunds the relay.
     back = dist_tx(sb, trace, RICH_BOUNCE_OP)
     assert back.success and back.in_message is not None and back.in_message.bounced
     (refund,) = back.internal_out
     assert refund.dest == sb.keeper.address and refund.op == m.ReturnExcesses.PREFIX
+    refused_event = one_event(trace, ContributionRefused, sb.pool.distribution)
+    assert same(refused_event.participant, sb.pool.participant_address(member.address))
+    assert figures(refused_event) == figures(recorded)
     assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
     assert sb.pool.reporting_epoch() == view
     after = sb.pool.ledger()
@@ -318,6 +340,279 @@ def test_report_for_withdrawn_member_is_refused(open_pool: PoolSandbox) -> None:
     assert apply.exit_code == code("NOT_ACTIVE")
     assert dist_tx(sb, trace, RICH_BOUNCE_OP).success
     assert sb.pool.reporting_epoch().reporters == 0
+    sb.assert_conserved()
+
+
+# ---------------------------------------------------------------- batches
+
+BATCH_METRICS = {
+    **METRICS,
+    "d": econ.MemberMetrics(450_000, 1_200, 9_700, 4),  # bonus + outages
+    "e": econ.MemberMetrics(200_000, 800, 8_500, 0),  # minor penalty
+}
+
+
+def batch_members(sb: PoolSandbox) -> list[str]:
+    """Five verified members across the tiers: the snapshot's three and two that join now."""
+    for name in BATCH_METRICS:
+        if name not in sb.members:
+            sb.add_member(name)
+    return list(BATCH_METRICS)
+
+
+def signed(sb: PoolSandbox, names: list[str], epoch: int = 1) -> list[m.SubmitReport]:
+    """Each named member's report for ``epoch``, signed on its own as an oracle signs it."""
+    return [
+        sb.pool.signed_report(
+            sb.signer, sb.members[name].address, epoch, BATCH_METRICS.get(name, METRICS["b"])
+        )
+        for name in names
+    ]
+
+
+def expected_aggregates(names: list[str]) -> tuple[int, ...]:
+    summed = econ.aggregate([BATCH_METRICS[name] for name in names])
+    return (summed.contribution_sum, summed.penalty_weight, summed.bonus_weight, summed.members)
+
+
+def chained(reports: list[m.SubmitReport], query_id: int = 1) -> m.SubmitReport:
+    """The batch chain built by hand, without ``batch_message``'s length check."""
+    link: Cell | None = None
+    for report in reversed(reports[1:]):
+        link = dataclasses.replace(report, query_id=0, next=link).to_cell()
+    return dataclasses.replace(reports[0], query_id=query_id, next=link)
+
+
+def participant_balances(sb: PoolSandbox, names: list[str]) -> dict[str, int]:
+    return {
+        name: sb.chain.get_balance(sb.pool.participant_address(sb.members[name].address))
+        for name in names
+    }
+
+
+def assert_relayer_change(sb: PoolSandbox, trace: Trace, value: int, before: int) -> None:
+    """The relayer got back exactly ``value`` less what the batch spent: the SubmitReport
+    transaction's own fees (its storage fee excepted: the distribution pays that from its own
+    balance), every ApplyReport's value and forward fee, and the change's forward fee."""
+    submit = dist_tx(sb, trace, m.SubmitReport.PREFIX)
+    applies = [msg for msg in submit.internal_out if msg.op == m.ApplyReport.PREFIX]
+    (change,) = [msg for msg in submit.internal_out if msg.op == m.ReturnExcesses.PREFIX]
+    assert same(change.dest, sb.keeper.address)
+    spent = submit.total_fees - submit.storage_fees + sum(a.value + a.fwd_fee for a in applies)
+    assert change.value == value - spent - change.fwd_fee
+    send = trace[0]
+    assert same(send.address, sb.keeper.address)
+    # Besides the change (its receiving fee paid), the relayer is refunded any refused report.
+    receiving_fee = refunds = 0
+    for tx in trace.find_all(sb.keeper.address, m.ReturnExcesses.PREFIX):
+        assert tx.in_message is not None
+        if tx.in_message.created_lt == change.created_lt:
+            receiving_fee = tx.total_fees
+        else:
+            refunds += tx.in_message.value - tx.total_fees
+    sent = value + send.total_fees + sum(msg.fwd_fee for msg in send.internal_out)
+    assert sb.keeper.balance == before - sent + change.value - receiving_fee + refunds
+
+
+def test_a_batch_records_every_member_and_returns_the_change(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    names = batch_members(sb)
+    view = sb.pool.reporting_epoch()
+    participants_before = participant_balances(sb, names)
+    reports = signed(sb, names)
+    value = report_value(len(reports))
+    before = sb.keeper.balance
+    trace = sb.pool.submit_reports(sb.keeper, reports).assert_success()
+
+    submit = dist_tx(sb, trace, m.SubmitReport.PREFIX)
+    applies = [msg for msg in submit.internal_out if msg.op == m.ApplyReport.PREFIX]
+    assert [raw_address(msg.dest) for msg in applies if msg.dest is not None] == [
+        raw_address(sb.pool.participant_address(sb.members[name].address)) for name in names
+    ]
+    assert {msg.value for msg in applies} == {fee("REPORT_APPLY_VALUE")}
+    wanted = [
+        (
+            raw_address(sb.members[name].address),
+            (1, econ.contribution(mm), econ.penalty_bps(mm), econ.bonus_bps(mm)),
+        )
+        for name, mm in ((name, BATCH_METRICS[name]) for name in names)
+    ]
+    assert [(raw_address(e.member), figures(e)) for e in recorded_events(submit)] == wanted
+    for name, (_, (_, c, p, b)) in zip(names, wanted, strict=True):
+        slip = sb.pool.unclaimed(sb.members[name].address, 1)
+        assert slip.found and (slip.contribution, slip.penalty_bps, slip.bonus_bps) == (c, p, b)
+    summed = expected_aggregates(names)
+    assert sb.pool.reporting_epoch() == dataclasses.replace(
+        view,
+        contribution_sum=summed[0],
+        penalty_weight=summed[1],
+        bonus_weight=summed[2],
+        reporters=summed[3],
+    )
+    # Each member's contract keeps what its ApplyReport's gas left of REPORT_APPLY_VALUE.
+    for name, balance in participant_balances(sb, names).items():
+        target = sb.pool.participant_address(sb.members[name].address)
+        apply = trace.find(target, m.ApplyReport.PREFIX)
+        assert balance == participants_before[name] + fee("REPORT_APPLY_VALUE") - apply.total_fees
+    assert_relayer_change(sb, trace, value, before)
+    sb.assert_conserved()
+    # The epoch settles the batch as the model settles the same five members.
+    received = sb.pool.ledger().received
+    fin = one_event(sb.finalize(), EpochFinalized)
+    expected = econ.simulate_epoch(
+        received, sb.params.commission_bps, 0, [BATCH_METRICS[name] for name in names]
+    )
+    assert (fin.claimable, fin.reporters) == (expected.settlement.claimable, len(names))
+    sb.assert_conserved()
+
+
+@pytest.mark.parametrize("case", sorted(set(REJECTED_REPORTS) - {"value-too-low"}))
+def test_one_bad_report_rejects_the_whole_batch(reporting_pool: PoolSandbox, case: str) -> None:
+    sb = reporting_pool
+    error, make, _ = REJECTED_REPORTS[case]
+    view = sb.pool.reporting_epoch()
+    ledger = sb.pool.ledger()
+    names = ["a", "b", "c"]
+    participants_before = participant_balances(sb, names)
+    bad = m.SubmitReport.from_cell(make(sb, sb.members["b"].address, view.end - view.start))
+    good = signed(sb, names)
+    batch = batch_message([good[0], bad, good[2]], 1)
+    before = sb.keeper.balance
+    trace = sb.keeper.send(sb.pool.distribution, report_value(3), batch.to_cell())
+    refused(sb, trace, error)
+    assert len(trace) == 3  # keeper -> distribution -> bounce to keeper; nothing sent on
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
+    assert sb.pool.reporting_epoch() == view
+    assert sb.pool.ledger() == ledger
+    assert participant_balances(sb, names) == participants_before
+    for name in names:
+        assert not sb.pool.unclaimed(sb.members[name].address, 1).found
+    sb.assert_conserved()
+
+
+def test_a_batch_over_the_limit_is_rejected(reporting_pool: PoolSandbox) -> None:
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    ledger = sb.pool.ledger()
+    count = MAX_REPORTS_PER_BATCH + 1
+    reports = [
+        sb.pool.signed_report(sb.signer, Address(f"0:{i:064x}"), 1, METRICS["a"])
+        for i in range(1, count + 1)
+    ]
+    before = sb.keeper.balance
+    trace = sb.keeper.send(sb.pool.distribution, report_value(count), chained(reports).to_cell())
+    refused(sb, trace, "REPORT_BATCH_TOO_LARGE")
+    assert len(trace) == 3
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
+    assert sb.pool.reporting_epoch() == view
+    assert sb.pool.ledger() == ledger
+    sb.assert_conserved()
+
+
+def test_a_full_batch_fits_in_one_transaction(reporting_pool: PoolSandbox) -> None:
+    """MAX_REPORTS_PER_BATCH reports at the default 1-of-1 quorum: the SubmitReport transaction
+    succeeds within the gas limit and sends one ApplyReport each. No such members exist, so
+    each bounces back and takes its report out again: the epoch ends as it began."""
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    ledger = sb.pool.ledger()
+    reports = [
+        sb.pool.signed_report(sb.signer, Address(f"0:{i:064x}"), 1, METRICS["a"])
+        for i in range(1, MAX_REPORTS_PER_BATCH + 1)
+    ]
+    trace = sb.pool.submit_reports(sb.keeper, reports)
+    submit = dist_tx(sb, trace, m.SubmitReport.PREFIX)
+    assert submit.success, submit.describe()
+    assert len(recorded_events(submit)) == MAX_REPORTS_PER_BATCH
+    back = trace.find_all(sb.pool.distribution, RICH_BOUNCE_OP)
+    assert len(back) == MAX_REPORTS_PER_BATCH and all(tx.success for tx in back)
+    assert len(trace_events(trace, ContributionRefused)) == MAX_REPORTS_PER_BATCH
+    assert sb.pool.reporting_epoch() == view
+    after = sb.pool.ledger()
+    assert (after.unsettled, after.reserve) == (ledger.unsettled, ledger.reserve)
+    sb.assert_conserved()
+
+
+def test_a_batch_with_too_little_value_for_its_count(reporting_pool: PoolSandbox) -> None:
+    """Enough for one report passes the first check; the count is checked after the loop."""
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    ledger = sb.pool.ledger()
+    names = ["a", "b", "c"]
+    participants_before = participant_balances(sb, names)
+    before = sb.keeper.balance
+    trace = sb.pool.submit_reports(sb.keeper, signed(sb, names), value=report_value(len(names)) - 1)
+    refused(sb, trace, "DISTRIBUTION_VALUE_TOO_LOW")
+    assert len(trace) == 3
+    assert_caller_lost_only_fees(sb, sb.keeper, before, trace)
+    assert sb.pool.reporting_epoch() == view
+    assert sb.pool.ledger() == ledger
+    assert participant_balances(sb, names) == participants_before
+    for name in names:
+        assert not sb.pool.unclaimed(sb.members[name].address, 1).found
+    sb.assert_conserved()
+
+
+def test_a_refused_member_in_a_batch_is_taken_back_out(reporting_pool: PoolSandbox) -> None:
+    """The unverified member in the middle: the other two count, its contribution leaves the
+    aggregates exactly as it came in, and its part of the relay's value is refunded."""
+    sb = reporting_pool
+    view = sb.pool.reporting_epoch()
+    names = ["a", "u", "b"]
+    reports = signed(sb, names)
+    value = report_value(len(reports))
+    before = sb.keeper.balance
+    trace = sb.pool.submit_reports(sb.keeper, reports)
+    submit = dist_tx(sb, trace, m.SubmitReport.PREFIX)
+    assert submit.success
+    recorded = recorded_events(submit)
+    assert [raw_address(e.member) for e in recorded] == [
+        raw_address(sb.members[name].address) for name in names
+    ]
+    target = sb.pool.participant_address(sb.members["u"].address)
+    apply = trace.find(target, m.ApplyReport.PREFIX)
+    assert apply.exit_code == code("NOT_VERIFIED") and apply.bounced
+    back = dist_tx(sb, trace, RICH_BOUNCE_OP)
+    assert back.success and back.in_message is not None and back.in_message.bounced
+    (refund,) = back.internal_out
+    assert same(refund.dest, sb.keeper.address) and refund.op == m.ReturnExcesses.PREFIX
+    assert refund.value == (
+        back.in_message.value - (back.total_fees - back.storage_fees) - refund.fwd_fee
+    )
+    refused_event = one_event(trace, ContributionRefused, sb.pool.distribution)
+    assert same(refused_event.participant, target)
+    assert figures(refused_event) == figures(recorded[1])
+    for name in ("a", "b"):
+        assert trace.find(
+            sb.pool.participant_address(sb.members[name].address), m.ApplyReport.PREFIX
+        ).success
+        assert sb.pool.unclaimed(sb.members[name].address, 1).found
+    assert not sb.pool.unclaimed(sb.members["u"].address, 1).found
+    summed = expected_aggregates(["a", "b"])
+    assert aggregates(sb.pool.reporting_epoch()) == summed
+    assert sb.pool.reporting_epoch() == dataclasses.replace(
+        view,
+        contribution_sum=summed[0],
+        penalty_weight=summed[1],
+        bonus_weight=summed[2],
+        reporters=summed[3],
+    )
+    assert_relayer_change(sb, trace, value, before)
+    sb.assert_conserved()
+
+
+def test_an_accepted_report_leaves_the_rest_of_its_value_with_the_member(
+    reporting_pool: PoolSandbox,
+) -> None:
+    sb = reporting_pool
+    a = sb.members["a"]
+    target = sb.pool.participant_address(a.address)
+    balance = sb.chain.get_balance(target)
+    trace = sb.report(a, 1, METRICS["a"]).assert_success()
+    apply = trace.find(target, m.ApplyReport.PREFIX)
+    assert apply.in_message is not None and apply.in_message.value == fee("REPORT_APPLY_VALUE")
+    assert apply.internal_out == ()  # no answer to the distribution
+    assert sb.chain.get_balance(target) == balance + fee("REPORT_APPLY_VALUE") - apply.total_fees
     sb.assert_conserved()
 
 

@@ -21,6 +21,7 @@ from cocoon_pool.chain.types import raw_address
 from cocoon_pool.cli.app import app
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.constants import fee, ton
+from cocoon_pool.contracts.reports import report_value
 from cocoon_pool.fuzz import (
     BODY_KINDS,
     PLAIN_BOUNCE_PREFIX,
@@ -209,3 +210,40 @@ def test_parallel_reports_add_up(world: FuzzWorld) -> None:
     assert sum(sum(ops.values()) for ops in merged["by_contract"].values()) == 8
     assert sum(merged["accepted"].values()) + sum(merged["refused"].values()) == 8
     assert all(v["worker"] in (0, 1) for v in merged["informational_examples"])
+
+
+def test_signed_reports_come_alone_batched_and_with_a_bad_link(world: FuzzWorld) -> None:
+    """Signed reports are drawn alone, as a batch of two members' signed reports, and with a
+    ``next`` that is no report; each shape relayed to the distribution keeps every invariant:
+    the batch counts both reports, the bad link refuses the whole message."""
+    generator = MessageGenerator(world)
+    src = RandomSource(random.Random(11))
+    shapes: dict[str, m.SubmitReport] = {}
+    for _ in range(200):
+        report = generator.signed_report(src)
+        if report.next is None:
+            shapes.setdefault("alone", report)
+            continue
+        try:
+            link = m.SubmitReport.from_cell(report.next)
+        except Exception:  # not a report: the garbage link
+            shapes.setdefault("bad link", report)
+        else:
+            assert link.next is None and link.query_id == 0
+            shapes.setdefault("batch", report)
+    assert set(shapes) == {"alone", "batch", "bad link"}
+    engine = FuzzEngine(world)
+    for shape, report in sorted(shapes.items()):
+        msg = FuzzMessage(
+            target="distribution",
+            sender="keeper",
+            kind="signed-report",
+            op_class="SubmitReport(signed)",
+            body=report.to_cell(),
+            value=report_value(2),
+            bounce=True,
+            via_wallet=True,
+        )
+        found = breaks(engine.run_sequence([msg]))
+        assert not found, f"{shape}: {explain(found)}"
+    assert engine.report.refused["distribution"] >= 1  # the bad link at least

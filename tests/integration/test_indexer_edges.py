@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from cocoon_pool.chain.types import AddressLike, Transaction, raw_address
 from cocoon_pool.cli.app import main
+from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.exit_codes import code
+from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.indexer import (
     EmulatedChainSource,
     IndexerSourceError,
@@ -22,8 +25,8 @@ from cocoon_pool.indexer import (
     open_database,
 )
 from cocoon_pool.indexer.errors import IndexerUsageError
-from cocoon_pool.indexer.history import write_csv
-from cocoon_pool.indexer.models import IndexedContract
+from cocoon_pool.indexer.history import counted_reports, write_csv
+from cocoon_pool.indexer.models import IndexedContract, IndexedEvent
 from cocoon_pool.sandbox import PoolSandbox
 
 
@@ -136,3 +139,45 @@ def test_history_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFix
     open_database(url)[0].dispose()
     assert main(["history", "--database", url]) == 0
     assert "nothing indexed yet: run `cocoon-pool index` first" in capsys.readouterr().out
+
+
+def test_a_refused_report_is_indexed_under_its_member_and_no_longer_counts(
+    session: Session,
+) -> None:
+    """A replayed report counts when its batch is relayed (ContributionRecorded) and is taken
+    back out when the member's contract refuses it (ContributionRefused, which names the
+    Participant): the indexer files the refusal under the member, and `counted_reports` keeps
+    exactly one report per member and epoch."""
+    sb = PoolSandbox.create()
+    alice, bob = sb.add_member("alice"), sb.add_member("bob")
+    sb.pool.send_income(sb.proxy, ton(100)).assert_success()
+    sb.close_epoch()
+    length = sb.pool.ledger().epoch_length
+    reports = [
+        (alice, MemberMetrics(length, 1_000, 9_900, 0)),
+        (bob, MemberMetrics(length, 800, 9_000, 1)),
+    ]
+    sb.report_batch(1, reports).assert_success()
+    replay = sb.report_batch(1, reports[:1])
+    # The relay succeeds, alice's contract refuses the copy, and the bounce is processed.
+    refusal, bounce = [
+        tx for tx in replay if (tx.in_message and tx.in_message.bounced) or not tx.success
+    ]
+    assert refusal.exit_code == code("REPORT_REPLAYED")
+    assert bounce.success and bounce.address_raw == raw_address(sb.pool.distribution)
+    reporting = sb.pool.reporting_epoch()
+    assert reporting.reporters == 2
+
+    index_once(session, EmulatedChainSource(sb.chain), [sb.pool.operator])
+    refused = session.scalars(
+        select(IndexedEvent).where(IndexedEvent.kind == "ContributionRefused")
+    ).all()
+    assert [(e.epoch, e.member) for e in refused] == [(1, raw_address(alice.address))]
+    counted = counted_reports(session, raw_address(sb.pool.operator))
+    assert sorted((e.member, e.fields["contribution"]) for e in counted) == sorted(
+        (raw_address(w.address), m.running_seconds * m.gpu_score * m.uptime_bps // 10_000)
+        for w, m in reports
+    )
+    assert sum(e.fields["contribution"] for e in counted) == reporting.contribution_sum
+    only_alice = counted_reports(session, raw_address(sb.pool.operator), raw_address(alice.address))
+    assert len(only_alice) == 1

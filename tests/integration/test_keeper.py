@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +31,31 @@ from typer.testing import CliRunner
 from cocoon_pool.accounting import IncomeTracker
 from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.network import NetworkChain
-from cocoon_pool.chain.types import AddressLike, Trace, raw_address
+from cocoon_pool.chain.types import AddressLike, Trace, Transaction, raw_address
 from cocoon_pool.cli.keeper_cmd import keeper_app
 from cocoon_pool.contracts import messages as m
-from cocoon_pool.contracts.constants import fee, ton
+from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
+from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import Pool, PoolParams
-from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.reports import (
+    MAX_REPORTS_PER_BATCH,
+    OracleSigner,
+    cheap_batch_size,
+    report_value,
+)
 from cocoon_pool.devnet import Devnet, DevnetError, serve
 from cocoon_pool.economics import MemberMetrics, simulate_epoch
-from cocoon_pool.keeper import Keeper, KeeperSettings, Metrics, open_database, serve_metrics
-from cocoon_pool.keeper.models import STATE_DONE, Action
+from cocoon_pool.keeper import (
+    Keeper,
+    KeeperSettings,
+    Metrics,
+    SignedReport,
+    open_database,
+    serve_metrics,
+)
+from cocoon_pool.keeper.errors import KeeperUsageError
+from cocoon_pool.keeper.models import STATE_DONE, STATE_FAILED, STATE_SKIPPED, Action
 from cocoon_pool.keeper.reports import OracleReports, QuorumReports
 from cocoon_pool.oracle.db import open_database as open_oracle_database
 from cocoon_pool.oracle.models import Report
@@ -162,7 +177,13 @@ class Harness:
     epoch_end: int
 
     @contextmanager
-    def keeper(self, wallet: RecordingWallet, metrics: Metrics | None = None) -> Iterator[Keeper]:
+    def keeper(
+        self,
+        wallet: RecordingWallet,
+        metrics: Metrics | None = None,
+        settings: KeeperSettings = FAST,
+        wall: Callable[[], float] = time.time,
+    ) -> Iterator[Keeper]:
         engine, sessions = open_database(self.keeper_db)
         reports = OracleReports(self.oracle_db, self.sb.pool.distribution)
         try:
@@ -173,8 +194,9 @@ class Harness:
                 sessions=sessions,
                 reports=reports,
                 clock=lambda: self.sb.chain.now,
-                settings=FAST,
+                settings=settings,
                 metrics=metrics,
+                wall=wall,
             )
         finally:
             reports.close()
@@ -268,6 +290,7 @@ def test_one_epoch_close_relay_finalize_crank(base: PoolSandbox, tmp_path: Path)
         sb.chain.set_now(h.epoch_end)
         first = keeper.step()
         assert (first.closed, first.relayed, first.finalized, first.cranked) == (1, 3, 0, 0)
+        assert first.report_batches == 1  # the three reports travel in one message
         reporting = sb.pool.reporting_epoch()
         assert reporting.active and reporting.reporters == 3
         sb.chain.set_now(reporting.deadline + 1)
@@ -285,6 +308,7 @@ def test_one_epoch_close_relay_finalize_crank(base: PoolSandbox, tmp_path: Path)
             "cocoon_keeper_epochs_closed_total": "1",
             "cocoon_keeper_epochs_finalized_total": "1",
             "cocoon_keeper_reports_relayed_total": "3",
+            "cocoon_keeper_report_batches_total": "1",
             "cocoon_keeper_payouts_sent_total": "3",
             "cocoon_keeper_failures_total": "0",
             "cocoon_keeper_wallet_balance_nanoton": str(sb.keeper.balance),
@@ -298,15 +322,17 @@ def test_one_epoch_close_relay_finalize_crank(base: PoolSandbox, tmp_path: Path)
         }
         assert abs(float(values["cocoon_keeper_last_step_timestamp_seconds"]) - time.time()) < 60
         assert http.get("/nope").status_code == 404
-    assert all(not t.failed() for t in wallet.traces) and len(wallet.traces) == 8
+    assert all(not t.failed() for t in wallet.traces) and len(wallet.traces) == SENDS
     expected = expected_payouts(h)
     assert settled_by_member(h.trace()) == {m: [p] for m, p in expected.items()}
     sb.assert_conserved()
     assert not sb.pool.final_epoch(1).found  # every slip was claimed: the epoch retired
 
 
-SENDS = 8
-"""close, 3 reports, finalize, 3 cranks."""
+SENDS = 6
+"""close, the 3 reports in one batch, finalize, 3 cranks."""
+ACTIONS = 8
+"""Rows of the keeper's database: close, 3 reports, finalize, 3 cranks."""
 
 
 def member_balances(h: Harness) -> dict[str, int]:
@@ -354,7 +380,7 @@ def test_killed_at_any_send_and_restarted_pays_everyone_once(
     with sessions() as session:
         states = {(a.kind, a.member): a.state for a in session.query(Action)}
     engine.dispose()
-    assert set(states.values()) == {STATE_DONE} and len(states) == SENDS
+    assert set(states.values()) == {STATE_DONE} and len(states) == ACTIONS
 
 
 # -- the CLI over the local network ---------------------------------------------------------
@@ -570,11 +596,12 @@ def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """kill -9 of the real `keeper run` loop, three times in one epoch on the devnet; then the
-    books. The keeper's messages, in order: close, 3 reports, finalize, 3 cranks.
+    books. The keeper's messages, in order: close, the 3 reports in one batch, finalize, 3
+    cranks.
 
-    1. Inside the devnet, right after the chain took the 2nd report and before the keeper hears
-       back: its intent is `sending`, the report is on the chain (a blind retry would be refused
-       with REPORT_REPLAYED).
+    1. Inside the devnet, right after the chain took the batch of reports and before the keeper
+       hears back: the 3 intents are `sending`, the reports are on the chain (a blind retry
+       would be refused: REPORT_REPLAYED by every member's contract).
     2. As soon as its log shows the first crank sent: it dies somewhere in the 2nd crank (a
        blind retry after a landed crank would be refused with NOTHING_TO_CLAIM).
     3. Inside the devnet, when the next crank arrives and before the chain takes it: its
@@ -584,8 +611,8 @@ def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
     db = tmp_path / "keeper.db"
     keepers: list[KeeperProcess] = []
     sends = 0
-    kill_after = 3
-    """kill -9 the keeper once the chain took its 3rd message (close, report, report)."""
+    kill_after = 2
+    """kill -9 the keeper once the chain took its 2nd message (close, the report batch)."""
     kill_before: list[KeeperProcess] = []
     """Armed: kill -9 this keeper when its next message arrives, before the chain takes it."""
     real_send_boc = net.send_boc
@@ -631,13 +658,9 @@ def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
         try:
             keepers.append(KeeperProcess(argv, env, kill_when=None))
             assert keepers[-1].killed() == -signal.SIGKILL, keepers[-1].log_tail()
-            assert states_by_kind() == [
-                ("close", "done"),
-                ("report", "done"),
-                ("report", "sending"),
-            ]
-            assert pool.reporting_epoch().reporters == 2  # the 2nd report is on the chain
-            hits.append(f"kill 1 (after send 3): {states_by_kind()}, 2 reports on chain")
+            assert states_by_kind() == [("close", "done")] + [("report", "sending")] * 3
+            assert pool.reporting_epoch().reporters == 3  # the batch is on the chain
+            hits.append(f"kill 1 (after send 2): {states_by_kind()}, 3 reports on chain")
 
             keepers.append(KeeperProcess(argv, env, kill_when=crank_sent))
             wait_until(
@@ -671,7 +694,7 @@ def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
             keepers.append(KeeperProcess(argv, env, kill_when=None))
             wait_until(
                 "every action done",
-                lambda: [state for _, state in states_by_kind()] == ["done"] * SENDS,
+                lambda: [state for _, state in states_by_kind()] == ["done"] * ACTIONS,
                 keepers[-1],
             )
             assert keepers[-1].stop() == 0, keepers[-1].log_tail()
@@ -703,7 +726,7 @@ def test_the_keeper_process_killed_mid_epoch_pays_everyone_once(
     assert (ledger.unsettled, ledger.pending_credit) == (0, 0)
     assert books.conserved, books
     states = action_states(db)
-    assert set(states.values()) == {STATE_DONE} and len(states) == SENDS
+    assert set(states.values()) == {STATE_DONE} and len(states) == ACTIONS
     assert {kind for kind, _ in states} == {"close", "report", "finalize", "crank"}
 
 
@@ -748,10 +771,10 @@ def test_a_k_of_n_oracle_set_is_relayed_with_k_signatures(tmp_path: Path) -> Non
         raw_address(everyone["bob"]),
     }
     for report in signed:
-        trace = sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), report.body)
+        trace = sb.keeper.send(sb.pool.distribution, report_value(1), report.body)
         trace.assert_success()
     view = sb.pool.reporting_epoch()
-    assert (view.reporters, view.in_flight) == (2, 0)
+    assert view.reporters == 2
     sb.assert_conserved()
 
 
@@ -878,4 +901,310 @@ def test_reports_for_members_the_chain_does_not_know_are_skipped_unverified_ones
         assert raw_address(unverified.address) not in states  # waiting leaves no row
         others = [v for k, v in states.items() if k != raw_address(stranger.address)]
         assert others == ["done"] * 3
+    assert all(not t.failed() for t in wallet.traces)
+
+
+# -- reports in batches ---------------------------------------------------------------------
+
+
+def submit_transactions(sb: PoolSandbox, traces: Sequence[Trace]) -> list[Transaction]:
+    """The distribution's SubmitReport transactions: one per relayed message (batch)."""
+    return [tx for t in traces for tx in t.find_all(sb.pool.distribution, m.SubmitReport.PREFIX)]
+
+
+def value_in(tx: Transaction) -> int:
+    assert tx.in_message is not None
+    return tx.in_message.value
+
+
+def report_rows(keeper: Keeper) -> dict[str, Action]:
+    with keeper.sessions() as session:
+        rows = session.scalars(select(Action).where(Action.kind == "report")).all()
+        session.expunge_all()
+    return {row.member: row for row in rows}
+
+
+def test_a_step_relays_the_reports_in_batches_of_the_configured_size(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    epoch = sb.pool.ledger().current_epoch
+    # Five members: dave and erin report alice's and bob's metrics.
+    extra = {"alice": sb.add_member("dave").address, "bob": sb.add_member("erin").address}
+    store_reports(
+        h.oracle_db, sb.signer, sb.pool.distribution, extra, epoch, global_id=sb.chain.global_id
+    )
+    members = [w.address for w in sb.members.values()]
+    assert len(members) == 5
+    wallet = RecordingWallet(sb.keeper)
+    metrics = Metrics()
+    with h.keeper(wallet, metrics, replace(FAST, report_batch_size=2)) as keeper:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert (first.closed, first.relayed, first.report_batches, first.failures) == (1, 5, 3, 0)
+        # ceil(5 / 2) = 3 messages, each carrying exactly what its reports need.
+        submits = submit_transactions(sb, wallet.traces)
+        assert [tx.exit_code for tx in submits] == [0, 0, 0]
+        assert sorted(value_in(tx) for tx in submits) == sorted(
+            [report_value(1), report_value(2), report_value(2)]
+        )
+        assert len(wallet.traces) == 4  # the close, then the 3 batches
+        for trace in wallet.traces[1:]:
+            # What the batch did not spend comes back to the keeper.
+            assert value_in(trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX)) > 0
+        assert sb.pool.reporting_epoch().reporters == 5
+        for member in members:
+            assert sb.pool.participant_info(member).last_reported_epoch == epoch
+        # One row per member, done by its batch's message.
+        rows = report_rows(keeper)
+        assert set(rows) == {raw_address(a) for a in members}
+        assert {(r.state, r.attempts, r.failures) for r in rows.values()} == {(STATE_DONE, 1, 0)}
+        per_message = Counter(r.tx_hash for r in rows.values())
+        assert sorted(per_message.values()) == [1, 2, 2]
+        assert set(per_message) == {t.transactions[0].hash for t in wallet.traces[1:]}
+        assert metrics.get("reports_relayed") == 5 and metrics.get("report_batches") == 3
+        # Done is done: the next step sends nothing.
+        again = keeper.step()
+        assert (again.sent, again.failures, wallet.sends) == (0, 0, 4)
+    sb.assert_conserved()
+
+
+def test_a_batch_refused_for_one_bad_report_still_counts_the_good_ones(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    """dave's report is signed by a key outside the oracle set: the contract refuses the whole
+    batch (BAD_SIGNATURE). The keeper relays that batch's reports one by one at once, so the
+    three good ones count; dave's fails on its own row. Later it goes alone (quarantined), so
+    it never takes another batch down: erin, verified meanwhile, gets her own message."""
+    h = harness(base, tmp_path)
+    sb = h.sb
+    epoch = sb.pool.ledger().current_epoch
+    dave = sb.add_member("dave")
+    erin = sb.add_member("erin", verify=False)
+    rogue = OracleSigner.from_seed_text("not-in-the-oracle-set")
+    dist, global_id = sb.pool.distribution, sb.chain.global_id
+    store_reports(h.oracle_db, rogue, dist, {"alice": dave.address}, epoch, global_id=global_id)
+    store_reports(h.oracle_db, sb.signer, dist, {"bob": erin.address}, epoch, global_id=global_id)
+    bad = code("BAD_SIGNATURE")
+    wallet = RecordingWallet(sb.keeper)
+    with h.keeper(wallet) as keeper:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert (first.closed, first.relayed, first.report_batches, first.failures) == (1, 3, 3, 1)
+        assert first.waiting >= 1  # erin is not verified yet
+        [refused, *singles] = submit_transactions(sb, wallet.traces)
+        assert (value_in(refused), refused.exit_code) == (report_value(4), bad)
+        assert sorted((value_in(tx), tx.exit_code) for tx in singles) == sorted(
+            [(report_value(1), 0)] * 3 + [(report_value(1), bad)]
+        )
+        assert sb.pool.reporting_epoch().reporters == 3
+        rows = report_rows(keeper)
+        dave_row = rows.pop(raw_address(dave.address))
+        assert (dave_row.state, dave_row.attempts) == (STATE_FAILED, 2)  # the batch, then alone
+        assert dave_row.last_error is not None and f"exit {bad}" in dave_row.last_error
+        assert {(r.state, r.attempts) for r in rows.values()} == {(STATE_DONE, 2)}
+        assert raw_address(erin.address) not in rows
+
+        sb.pool.bind_worker(erin, erin.address).assert_success()
+        sb.pool.verify_member(sb.admin, erin.address).assert_success()
+        sent = len(wallet.traces)
+        second = keeper.step()
+        assert (second.relayed, second.report_batches, second.failures) == (1, 1, 1)
+        # Two messages, not a refused batch of two and then two more: erin's, and dave's alone.
+        later = submit_transactions(sb, wallet.traces[sent:])
+        assert sorted((value_in(tx), tx.exit_code) for tx in later) == [
+            (report_value(1), 0),
+            (report_value(1), bad),
+        ]
+        assert sb.pool.reporting_epoch().reporters == 4
+
+        # Past the window, dave's report is given up (skipped); the others are paid.
+        sb.chain.set_now(sb.pool.reporting_epoch().deadline + 1)
+        h.drive(keeper)
+        rows = report_rows(keeper)
+        assert rows[raw_address(dave.address)].state == STATE_SKIPPED
+        assert rows[raw_address(erin.address)].state == STATE_DONE
+    paid = settled_by_member(h.trace())
+    assert set(paid) == {raw_address(sb.members[n].address) for n in (*METRICS, "erin")}
+    assert all(len(payouts) == 1 for payouts in paid.values())
+    sb.assert_conserved()
+
+
+@dataclass
+class MeddlingWallet(RecordingWallet):
+    """Runs ``meddle`` just before its ``meddle_at``-th send: something that lands on the chain
+    between the keeper's checks and its message."""
+
+    meddle_at: int = 0
+    meddle: Callable[[], object] | None = None
+
+    def send(
+        self,
+        to: AddressLike,
+        value: int,
+        body: Cell | None = None,
+        *,
+        bounce: bool = True,
+        state_init: tuple[Cell, Cell] | None = None,
+    ) -> Trace:
+        if self.sends + 1 == self.meddle_at and self.meddle is not None:
+            self.meddle()
+        return super().send(to, value, body, bounce=bounce, state_init=state_init)
+
+
+def test_a_member_whose_contract_refuses_fails_alone_and_the_batch_counts(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    """The admin revokes bob just before the keeper's batch leaves: the distribution takes the
+    batch, bob's contract refuses his ApplyReport (NOT_VERIFIED, the bounce takes it back out)
+    and only bob's row fails; once bob is verified again, his report goes alone."""
+    h = harness(base, tmp_path)
+    sb = h.sb
+    bob = sb.members["bob"]
+    bob_raw = raw_address(bob.address)
+
+    def revoke_bob() -> None:
+        sb.pool.verify_member(sb.admin, bob.address, verified=False).assert_success()
+
+    wallet = MeddlingWallet(sb.keeper, meddle_at=2, meddle=revoke_bob)
+    with h.keeper(wallet) as keeper:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert (first.closed, first.relayed, first.report_batches, first.failures) == (1, 2, 1, 1)
+        [batch] = wallet.traces[1:]
+        assert batch.find(sb.pool.distribution, m.SubmitReport.PREFIX).exit_code == 0
+        refused = batch.find(sb.pool.participant_address(bob.address), m.ApplyReport.PREFIX)
+        assert refused.exit_code == code("NOT_VERIFIED")
+        assert sb.pool.reporting_epoch().reporters == 2
+        rows = report_rows(keeper)
+        assert rows[bob_raw].state == STATE_FAILED
+        assert f"exit {code('NOT_VERIFIED')}" in (rows[bob_raw].last_error or "")
+        assert {r.state for k, r in rows.items() if k != bob_raw} == {STATE_DONE}
+
+        held = keeper.step()  # bob is not verified: nothing to send
+        assert (held.sent, held.failures) == (0, 0) and held.waiting >= 1
+        sb.pool.verify_member(sb.admin, bob.address).assert_success()
+        third = keeper.step()
+        assert (third.relayed, third.report_batches, third.failures) == (1, 1, 0)
+        assert sb.pool.reporting_epoch().reporters == 3
+        assert report_rows(keeper)[bob_raw].state == STATE_DONE
+    assert len(wallet.traces) == 3
+    sb.assert_conserved()
+
+
+@dataclass
+class DroppingWallet(RecordingWallet):
+    """The API fails on the ``drop_at``-th call: nobody knows whether the message left."""
+
+    drop_at: int = 0
+    calls: int = 0
+
+    def send(
+        self,
+        to: AddressLike,
+        value: int,
+        body: Cell | None = None,
+        *,
+        bounce: bool = True,
+        state_init: tuple[Cell, Cell] | None = None,
+    ) -> Trace:
+        self.calls += 1
+        if self.calls == self.drop_at:
+            raise ConnectionError("the API timed out")
+        return super().send(to, value, body, bounce=bounce, state_init=state_init)
+
+
+def test_a_batch_whose_send_fails_is_one_failure_and_is_sent_again_after_settling(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    wallet = DroppingWallet(sb.keeper, drop_at=2)  # the close goes, the batch is lost
+    wall = [1_000.0]
+    settings = KeeperSettings(settle_seconds=30, backoff_base=1, backoff_max=10)
+    with h.keeper(wallet, settings=settings, wall=lambda: wall[0]) as keeper:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert (first.closed, first.relayed, first.failures) == (1, 0, 1)
+        assert "(batch of 3)" in first.errors[0] and "timed out" in first.errors[0]
+        rows = report_rows(keeper)
+        assert {(r.state, r.attempts, r.next_attempt_ms) for r in rows.values()} == {
+            (STATE_FAILED, 1, 1_000_000 + 30_000)  # the settle time, not the backoff
+        }
+        wall[0] += 10
+        held = keeper.step()
+        assert (held.sent, held.failures) == (0, 0) and held.waiting >= 3
+        wall[0] += 30
+        again = keeper.step()
+        assert (again.relayed, again.report_batches, again.failures) == (3, 1, 0)
+        assert {(r.state, r.attempts) for r in report_rows(keeper).values()} == {(STATE_DONE, 2)}
+    assert len(submit_transactions(sb, wallet.traces)) == 1
+    assert sb.pool.reporting_epoch().reporters == 3
+
+
+def test_the_report_batch_size_is_checked(tmp_path: Path) -> None:
+    # Default: as many as stay within the TVM's ten cheap signature checks per transaction.
+    assert KeeperSettings().report_batch_size is None
+    assert [cheap_batch_size(k) for k in (1, 2, 3, 10, 11)] == [10, 5, 3, 1, 1]
+    assert KeeperSettings(report_batch_size=MAX_REPORTS_PER_BATCH).report_batch_size == 50
+    for size in (0, MAX_REPORTS_PER_BATCH + 1):
+        with pytest.raises(KeeperUsageError, match="is not possible"):
+            KeeperSettings(report_batch_size=size)
+    # The CLI refuses it before it reads the config or connects anywhere.
+    argv = ["run", "--config", str(tmp_path / "absent.toml"), "--oracle-db", "sqlite://"]
+    too_big = CliRunner().invoke(
+        keeper_app, [*argv, "--report-batch-size", str(MAX_REPORTS_PER_BATCH + 1)]
+    )
+    assert too_big.exit_code == 2 and "Traceback" not in too_big.stderr
+    assert f"use 1 to {MAX_REPORTS_PER_BATCH}" in " ".join(too_big.stderr.split())
+    assert CliRunner().invoke(keeper_app, [*argv, "--report-batch-size", "0"]).exit_code == 2
+
+
+@dataclass
+class MessySource:
+    """A report source that lists every report twice (two oracle rows of one member) and adds
+    ``garbled``: a member whose stored body is not a SubmitReport at all."""
+
+    inner: OracleReports
+    garbled: Address
+
+    def reports(self, epoch: int) -> list[SignedReport]:
+        found = list(self.inner.reports(epoch))
+        junk = SignedReport(epoch, self.garbled, m.CloseEpoch(query_id=1).to_cell())
+        return [*found, junk, *found]
+
+
+def test_a_member_listed_twice_is_relayed_once_and_a_garbled_body_fails_alone(
+    base: PoolSandbox, tmp_path: Path
+) -> None:
+    h = harness(base, tmp_path)
+    sb = h.sb
+    dave = sb.add_member("dave")
+    wallet = RecordingWallet(sb.keeper)
+    engine, sessions = open_database(h.keeper_db)
+    reports = OracleReports(h.oracle_db, sb.pool.distribution)
+    keeper = Keeper(
+        chain=sb.chain,
+        wallet=wallet,
+        pool=sb.pool,
+        sessions=sessions,
+        reports=MessySource(reports, dave.address),
+        clock=lambda: sb.chain.now,
+        settings=FAST,
+    )
+    try:
+        sb.chain.set_now(h.epoch_end)
+        first = keeper.step()
+        assert (first.relayed, first.report_batches, first.failures) == (3, 1, 1)
+        assert "does not parse" in first.errors[0]
+        [submit] = submit_transactions(sb, wallet.traces)
+        assert value_in(submit) == report_value(3)  # the three good ones, each once
+        rows = report_rows(keeper)
+        assert rows[raw_address(dave.address)].state == STATE_FAILED
+        assert rows[raw_address(dave.address)].attempts == 0  # nothing was ever sent for it
+        assert sb.pool.reporting_epoch().reporters == 3
+    finally:
+        reports.close()
+        engine.dispose()
     assert all(not t.failed() for t in wallet.traces)

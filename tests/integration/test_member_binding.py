@@ -424,7 +424,10 @@ def test_a_revoked_member_keeps_stake_slips_and_pending_and_can_leave() -> None:
     assert apply.exit_code == code("NOT_VERIFIED") and apply.bounced
     refused = one_event(trace, ContributionRefused, pool.distribution)
     assert refused.epoch == 3 and same(refused.participant, target)
-    assert trace_events(trace, ContributionRecorded) == []
+    # Counted when submitted, taken back out by the refusal's bounce.
+    recorded = one_event(trace, ContributionRecorded, pool.distribution)
+    assert (recorded.epoch, recorded.contribution) == (3, refused.contribution)
+    assert same(recorded.member, alice.address)
     assert pool.reporting_epoch() == reporting_before
     assert pool.participant_info(alice.address) == info_before
     assert not pool.unclaimed(alice.address, 3).found

@@ -19,6 +19,8 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     ContributionRecorded,
     ContributionRefused,
+    EpochClosed,
+    EpochFinalized,
     MemberLeft,
     OwnerActionReturned,
     OwnerActionSent,
@@ -30,7 +32,13 @@ from cocoon_pool.contracts.events import (
 )
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import pool_codes
-from cocoon_pool.economics import MemberMetrics, bonus_bps, contribution, penalty_bps
+from cocoon_pool.economics import (
+    MemberMetrics,
+    bonus_bps,
+    contribution,
+    penalty_bps,
+    simulate_epoch,
+)
 from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
 from tracing import (
@@ -483,9 +491,14 @@ def test_report_records_a_slip_history_and_totals(sandbox: PoolSandbox) -> None:
     assert (info.last_reported_epoch, info.epochs_reported) == (1, 1)
     assert (info.total_running_seconds, info.total_contribution) == (500_000, expected[0])
     assert trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX).success
-    assert keeper_before - sb.keeper.balance == payer_cost(trace, sb.keeper.address)
+    # The relay paid the trace's fees and REPORT_APPLY_VALUE, whose unspent part stays with
+    # the member's contract (no answer goes back).
+    target = pool.participant_address(alice.address)
+    apply = trace.find(target, m.ApplyReport.PREFIX)
+    kept = fee("REPORT_APPLY_VALUE") - (apply.total_fees - apply.storage_fees)
+    assert keeper_before - sb.keeper.balance == payer_cost(trace, sb.keeper.address) + kept
     # The Python mirror of the storage layout reads the same (contracts/storage.tolk).
-    data = sb.chain.get_state(pool.participant_address(alice.address)).data
+    data = sb.chain.get_state(target).data
     assert data is not None
     stored = st.ParticipantStorage.from_cell(data)
     assert stored.state is not None and stored.state.latest is not None
@@ -521,66 +534,72 @@ def test_refused_reports_refund_the_relay(sandbox: PoolSandbox, state: str, expe
     tx = trace.find(target, m.ApplyReport.PREFIX)
     assert tx.exit_code == code(expected) and tx.bounced
     assert trace.find(pool.distribution, RICH_BOUNCE_OP).success
-    # Three-transaction path: SubmitReport only counted the report as in flight, so the
-    # refusal never entered the aggregates; the bounce just ends the flight.
-    assert trace_events(trace, ContributionRecorded) == []
+    # SubmitReport counted the report at once; the bounce of the refusal takes exactly that
+    # back out of the aggregates.
+    recorded = one_event(trace, ContributionRecorded, pool.distribution)
     refused = one_event(trace, ContributionRefused, pool.distribution)
-    assert same(refused.participant, target)
+    assert same(refused.participant, target) and same(recorded.member, alice.address)
+    figures = (1, contribution(METRICS), penalty_bps(METRICS), bonus_bps(METRICS))
+    assert (recorded.epoch, recorded.contribution, recorded.penalty_bps, recorded.bonus_bps) == (
+        figures
+    )
     assert (refused.epoch, refused.contribution, refused.penalty_bps, refused.bonus_bps) == (
-        1,
-        contribution(METRICS),
-        penalty_bps(METRICS),
-        bonus_bps(METRICS),
+        figures
     )
     assert trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX).success
     assert keeper_before - sb.keeper.balance == payer_cost(trace, sb.keeper.address)
     assert pool.participant_info(alice.address) == info_before
     assert pool.reporting_epoch() == reporting_before
-    assert reporting_before.in_flight == 0
 
 
 def test_report_landing_after_the_deadline_is_still_recorded(sandbox: PoolSandbox) -> None:
-    """SubmitReport counts the report as in flight; its ApplyReport may reach the member's
-    contract in a later block, after the deadline (the emulator runs a trace at one instant, so
-    the trace is cut after SubmitReport and ApplyReport is delivered by hand). The epoch cannot
-    be finalized meanwhile; the member's contract has no window of its own and records it, the
-    report then enters the aggregates and the relay gets its change back."""
+    """SubmitReport counts the report at once; its ApplyReport may reach the member's contract
+    in a later block, after the deadline and even after finalize (the emulator runs a trace at
+    one instant, so the trace is cut after SubmitReport and ApplyReport is delivered by hand).
+    Finalize does not wait for it; the member's contract has no window of its own and records
+    the slip the final epoch already counted, which then claims its exact share."""
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
     alice = sb.add_member("alice")
     pool.send_income(sb.proxy, ton(10)).assert_success()
-    sb.close_epoch()
+    closed = one_event(sb.close_epoch(), EpochClosed)
     target = pool.participant_address(alice.address)
     limit = chain.max_trace_transactions
     chain.max_trace_transactions = 2  # keeper wallet, SubmitReport
     with pytest.raises(ChainError):
         sb.report(alice, 1, METRICS)
     chain.max_trace_transactions = limit
-    (apply,) = chain.transactions[-1].internal_out
-    assert apply.op == m.ApplyReport.PREFIX and same(apply.dest, target)
+    submit = chain.transactions[-1]
+    assert submit.success and submit.op == m.SubmitReport.PREFIX
+    (apply,) = [msg for msg in submit.internal_out if msg.op == m.ApplyReport.PREFIX]
+    assert same(apply.dest, target) and apply.value == fee("REPORT_APPLY_VALUE")
     reporting = pool.reporting_epoch()
-    assert (reporting.in_flight, reporting.reporters, reporting.contribution_sum) == (1, 0, 0)
+    assert (reporting.reporters, reporting.contribution_sum) == (1, contribution(METRICS))
+    assert not pool.unclaimed(alice.address, 1).found
 
     chain.set_now(reporting.deadline + 1)
-    finalize = pool.finalize_epoch(sb.keeper)
-    assert finalize.find(pool.distribution).exit_code == code("REPORTS_IN_FLIGHT")
+    finalized = one_event(pool.finalize_epoch(sb.keeper).assert_success(), EpochFinalized)
+    assert (finalized.epoch, finalized.reporters) == (1, 1)
+    assert pool.final_epoch(1).contribution_sum == contribution(METRICS)
 
+    ledger = pool.ledger()
     balance_before = chain.get_balance(target)
-    keeper_before = sb.keeper.balance
     trace = chain.send_message(apply.cell).assert_success()
-    assert trace.find(target, m.ApplyReport.PREFIX).success
-    recorded = one_event(trace, ContributionRecorded, pool.distribution)
-    assert (recorded.epoch, recorded.contribution) == (1, contribution(METRICS))
+    (applied,) = trace
+    assert applied.op == m.ApplyReport.PREFIX and applied.internal_out == ()
     assert pool.unclaimed(alice.address, 1).found and pool.epoch_record(alice.address, 1).found
     assert pool.participant_info(alice.address).epochs_reported == 1
-    assert chain.get_balance(target) == balance_before - storage_paid(trace, target)
-    reporting = pool.reporting_epoch()
-    assert (reporting.in_flight, reporting.reporters) == (0, 1)
-    assert reporting.contribution_sum == contribution(METRICS)
-    back = trace.find(sb.keeper.address, m.ReturnExcesses.PREFIX)
-    assert back.in_message is not None
-    assert sb.keeper.balance - keeper_before == back.in_message.value - back.total_fees
-    sb.finalize()
-    assert pool.final_epoch(1).contribution_sum == contribution(METRICS)
+    assert chain.get_balance(target) == balance_before + apply.value - applied.total_fees
+    assert pool.ledger() == ledger  # no pool money moved: the report was counted at submit
+    sb.assert_conserved()
+
+    # The one member of the epoch claims all of it, exactly as the model settles it.
+    expected = simulate_epoch(closed.received, sb.params.commission_bps, 0, [METRICS])
+    settled = one_event(
+        pool.crank_payout(sb.keeper, alice.address, 1).assert_success(), RewardSettled
+    )
+    assert (settled.payout, settled.paid_now) == (expected.shares[0].payout, True)
+    assert not pool.final_epoch(1).found
+    sb.assert_conserved()
 
 
 # ---------------------------------------------------------------- settlement

@@ -4,6 +4,11 @@ Messages can be replayed, sent with too little value, or held back and delivered
 emulator runs a trace at one instant, so a test holds a message back by cutting its trace
 (``held``) and delivers it later with ``chain.send_message``, after a deadline, a finalize, a
 pause or a bounce. docs/security.md lists every attack with the test that shows it here.
+
+A relayed report counts in its epoch's aggregates as soon as RewardDistribution checks its
+signatures; the member's contract refuses a replay (or an ineligible member) and its
+ApplyReport bounces back: before finalize the bounce takes the report out again, after it the
+refused share is settled into the reserve.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ from functools import cache
 import pytest
 
 from cocoon_pool import economics as econ
-from cocoon_pool.chain.types import OutMessage, Trace, raw_address
+from cocoon_pool.chain.types import OutMessage, Trace, Transaction, raw_address
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import (
     ContributionRefused,
     EpochClosed,
     EpochFinalized,
+    EpochRetired,
     ReportWindowExtended,
     RewardSettled,
     trace_events,
@@ -32,11 +38,13 @@ from cocoon_pool.contracts.reports import (
     OracleSigner,
     build_report,
     quorum_message,
+    report_value,
 )
+from cocoon_pool.contracts.views import ReportingView
 from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
 from tier_pools import INCOME, METRICS, report_all, reporting_base
-from tracing import one_event
+from tracing import one_event, payer_cost
 
 
 @pytest.fixture
@@ -61,6 +69,46 @@ def deliver(sb: PoolSandbox, message: OutMessage) -> Trace:
     return sb.chain.send_message(message.cell).assert_success()
 
 
+def since(sb: PoolSandbox, start: int) -> Trace:
+    """Every transaction the chain ran since ``start`` (its transaction count then), as one
+    trace: the pieces of a trace that was cut and delivered by hand."""
+    return Trace(tuple(sb.chain.transactions[start:]))
+
+
+def relay_holding_applies(sb: PoolSandbox, send: Callable[[], Trace]) -> list[OutMessage]:
+    """Relay a batch but stop after RewardDistribution's transaction (the relayer's wallet,
+    then SubmitReport): the batch is counted, its ApplyReports are returned, held, and the
+    relayer's change is delivered at once."""
+    out = held(sb, send, 2)
+    assert sb.chain.transactions[-1].op == m.SubmitReport.PREFIX
+    for message in out:
+        if message.op == m.ReturnExcesses.PREFIX:
+            deliver(sb, message)
+    applies = [message for message in out if message.op == m.ApplyReport.PREFIX]
+    for message in applies:
+        assert message.value == fee("REPORT_APPLY_VALUE")
+    return applies
+
+
+def apply_holding_bounce(sb: PoolSandbox, apply: OutMessage) -> tuple[Transaction, OutMessage]:
+    """Deliver an ApplyReport that the member's contract refuses, and hold the bounce it sends
+    back to RewardDistribution."""
+    (bounce,) = held(sb, lambda: sb.chain.send_message(apply.cell), 1)
+    tx = sb.chain.transactions[-1]
+    assert tx.bounced and bounce.bounced and bounce.op is not None, tx.describe()
+    return tx, bounce
+
+
+def aggregates(view: ReportingView) -> tuple[int, int, int, int]:
+    """The reporting epoch's sums: C, CP, CB and the number of reports counted."""
+    return (view.contribution_sum, view.penalty_weight, view.bonus_weight, view.reporters)
+
+
+def model_aggregates(members: list[econ.MemberMetrics]) -> tuple[int, int, int, int]:
+    a = econ.aggregate(members)
+    return (a.contribution_sum, a.penalty_weight, a.bonus_weight, a.members)
+
+
 def pay_everyone_and_check_model(
     sb: PoolSandbox, epoch: int, expected: econ.EpochResult, names: tuple[str, ...]
 ) -> None:
@@ -80,75 +128,215 @@ def assert_refused(trace: Trace, address: object, error: str) -> None:
 # ---------------------------------------------------------------- finding 1: replayed reports
 
 
-def test_replays_held_back_past_the_deadline_never_dilute_anyone(
+def test_a_replay_refused_before_finalize_never_dilutes_anyone(
     reporting_pool: PoolSandbox,
 ) -> None:
-    """A copied signed report relayed K times near the deadline, each refusal delivered late:
-    none ever enters the aggregates, finalize waits for every refusal, and every member gets
-    exactly the reference model's payout of the honest reports."""
+    """A copied signed report relayed again right at the deadline counts at once (the
+    distribution cannot know it is a copy), but the member's contract refuses it as a replay
+    and its bounce, held back past the deadline and delivered before finalize, takes it out
+    again: the aggregates are the honest ones, every member gets the model's payout of the
+    honest reports, and the replay's relayer loses only the fees."""
     sb = reporting_pool
     received = sb.pool.ledger().received
     report_all(sb, 1)
     honest = sb.pool.reporting_epoch()
+    assert aggregates(honest) == model_aggregates(list(METRICS.values()))
     a = sb.members["a"]
     sb.chain.set_now(honest.deadline)
-    bounces = []
-    for _ in range(3):
-        # keeper wallet, SubmitReport, ApplyReport (refused: replayed); the bounce is held.
-        (bounce,) = held(sb, lambda: sb.report(a, 1, METRICS["a"]), 3)
-        assert sb.chain.transactions[-1].exit_code == code("REPORT_REPLAYED")
-        bounces.append(bounce)
-    view = sb.pool.reporting_epoch()
-    assert view.in_flight == 3
-    assert (view.contribution_sum, view.penalty_weight, view.bonus_weight, view.reporters) == (
-        honest.contribution_sum,
-        honest.penalty_weight,
-        honest.bonus_weight,
-        honest.reporters,
-    )
-    sb.chain.set_now(honest.deadline + 1)
-    # Nothing can freeze the epoch while a refusal is on its way: finalize, a claim that would
-    # finalize on the way, and closing the next epoch all wait.
-    trace = sb.pool.finalize_epoch(sb.keeper)
-    assert_refused(trace, sb.pool.distribution, "REPORTS_IN_FLIGHT")
-    trace = sb.pool.crank_payout(sb.keeper, a.address, 1)
-    assert_refused(trace, sb.pool.distribution, "REPORTS_IN_FLIGHT")
-    assert sb.pool.unclaimed(a.address, 1).found  # the bounce gave the slip back
-    sb.chain.set_now(sb.pool.ledger().epoch_start + sb.pool.ledger().epoch_length)
-    assert_refused(sb.pool.close_epoch(sb.keeper), sb.pool.distribution, "REPORTS_IN_FLIGHT")
-    for bounce in bounces:
-        before = sb.keeper.balance
-        trace = deliver(sb, bounce)
-        assert one_event(trace, ContributionRefused).epoch == 1
-        assert sb.keeper.balance > before  # the relay's value came back
-    assert sb.pool.reporting_epoch().in_flight == 0
+    keeper_before, start = sb.keeper.balance, len(sb.chain.transactions)
+    (apply,) = relay_holding_applies(sb, lambda: sb.report(a, 1, METRICS["a"]))
+    doubled = [*METRICS.values(), METRICS["a"]]
+    assert aggregates(sb.pool.reporting_epoch()) == model_aggregates(doubled)
+    refusal, bounce = apply_holding_bounce(sb, apply)
+    assert refusal.exit_code == code("REPORT_REPLAYED")
+    sb.chain.set_now(honest.deadline + 1)  # the window is over; the epoch is not final yet
+    refused = one_event(deliver(sb, bounce), ContributionRefused)
+    assert (refused.epoch, refused.contribution) == (1, econ.contribution(METRICS["a"]))
+    assert sb.pool.reporting_epoch() == honest
+    # The relay came back whole but for the fees of every transaction it paid for.
+    assert keeper_before - sb.keeper.balance == payer_cost(since(sb, start), sb.keeper.address)
     sb.assert_conserved()
     sb.pool.finalize_epoch(sb.keeper).assert_success()
+    expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
+    pay_everyone_and_check_model(sb, 1, expected, tuple(METRICS))
+    assert sb.pool.ledger().reserve == expected.reserve_after_sweep
+    assert not sb.pool.final_epoch(1).found  # retired with its last claim
+
+
+@pytest.mark.parametrize("bounce_at", ["first", "between", "last"])
+def test_a_replay_refused_after_finalize_settles_its_share_into_the_reserve(
+    reporting_pool: PoolSandbox, bounce_at: str
+) -> None:
+    """The same replay with its bounce held back past finalize: the epoch froze with the copy
+    counted, so every member's claim is what those frozen aggregates give (the price of not
+    waiting for the member's answer), and the refused share, which nobody can ever claim, is
+    settled into the reserve as a claim would settle it. Value is conserved to the nanoton
+    and the epoch retires with its last slip, be that a claim or the bounce."""
+    sb = reporting_pool
+    received = sb.pool.ledger().received
+    report_all(sb, 1)
+    a = sb.members["a"]
+    keeper_before, start = sb.keeper.balance, len(sb.chain.transactions)
+    (apply,) = relay_holding_applies(sb, lambda: sb.report(a, 1, METRICS["a"]))
+    refusal, bounce = apply_holding_bounce(sb, apply)
+    assert refusal.exit_code == code("REPORT_REPLAYED")
+    relay = since(sb, start)
+    relay_cost = keeper_before - sb.keeper.balance
+    refunds: list[tuple[int, Trace]] = []
+    # The frozen epoch as the reference model settles it with the copy among its reports.
     names = tuple(METRICS)
+    frozen = econ.simulate_epoch(
+        received, sb.params.commission_bps, 0, [*METRICS.values(), METRICS["a"]]
+    )
+    *honest_shares, replayed = frozen.shares
+    finalized = one_event(sb.finalize(), EpochFinalized)
+    assert (finalized.reporters, finalized.claimable) == (4, frozen.settlement.claimable)
+    assert sb.pool.final_epoch(1).claims_left == 4
+    reserve = sb.pool.ledger().reserve
+    assert reserve == frozen.reserve_out
+
+    def claim(name: str, share: econ.MemberShare) -> None:
+        trace = sb.pool.crank_payout(sb.keeper, sb.members[name].address, 1).assert_success()
+        assert one_event(trace, RewardSettled).payout == share.payout, name
+        sb.assert_conserved()
+
+    def deliver_bounce() -> None:
+        ledger = sb.pool.ledger()
+        final = sb.pool.final_epoch(1)
+        distribution = sb.chain.get_balance(sb.pool.distribution)
+        keeper = sb.keeper.balance
+        trace = deliver(sb, bounce)
+        refused = one_event(trace, ContributionRefused)
+        assert (refused.epoch, refused.contribution) == (1, replayed.contribution)
+        retiring = final.claims_left == 1
+        dust = final.remaining - replayed.payout if retiring else 0
+        after = sb.pool.ledger()
+        assert after.reserve == ledger.reserve + replayed.payout + dust
+        assert after.unsettled == ledger.unsettled - replayed.payout - dust
+        assert (after.paid, after.pending_credit) == (ledger.paid, ledger.pending_credit)
+        assert after.dust_swept == ledger.dust_swept + dust
+        if retiring:
+            assert one_event(trace, EpochRetired).dust == dust
+        else:
+            assert trace_events(trace, EpochRetired) == []
+            assert sb.pool.final_epoch(1).claims_left == final.claims_left - 1
+        # No pool value leaves: the distribution keeps its balance less its storage fee, and
+        # the relayer gets the bounced value back less the fees.
+        (back,) = trace.find_all(sb.pool.distribution)
+        assert sb.chain.get_balance(sb.pool.distribution) == distribution - back.storage_fees
+        (change,) = back.internal_out
+        assert change.op == m.ReturnExcesses.PREFIX
+        refund = sb.keeper.balance - keeper
+        assert refund == change.value - trace.find(sb.keeper.address).total_fees
+        refunds.append((refund, trace))
+        sb.assert_conserved()
+
+    order = {"first": 0, "between": 2, "last": 3}[bounce_at]
+    for i, (name, share) in enumerate(zip(names, honest_shares, strict=True)):
+        if i == order:
+            deliver_bounce()
+        claim(name, share)
+    if order == len(names):
+        deliver_bounce()
+    assert not sb.pool.final_epoch(1).found  # retired with its last slip
+    ledger = sb.pool.ledger()
+    assert ledger.reserve == frozen.reserve_after_sweep + replayed.payout
+    assert ledger.unsettled == 0
+    assert ledger.paid == sum(s.payout for s in honest_shares)
+    # The whole replay, cut and delivered in pieces, cost its relayer the fees only.
+    ((refund, bounced),) = refunds
+    whole = Trace((*relay.transactions, *bounced.transactions))
+    assert relay_cost - refund == payer_cost(whole, sb.keeper.address)
+    sb.assert_conserved()
+
+
+def test_an_accepted_report_held_back_past_finalize_counts_once(
+    reporting_pool: PoolSandbox,
+) -> None:
+    """A report the distribution counted, whose ApplyReport is held back until after
+    finalize: the epoch froze with it (it counted at submit), the member's contract still
+    records the slip when it lands, nothing is counted a second time, and the member claims
+    exactly the model's share."""
+    sb = reporting_pool
+    received = sb.pool.ledger().received
+    report_all(sb, 1, ("a", "b"))
+    c = sb.members["c"]
+    (apply,) = relay_holding_applies(sb, lambda: sb.report(c, 1, METRICS["c"]))
+    view = sb.pool.reporting_epoch()
+    assert aggregates(view) == model_aggregates(list(METRICS.values()))
+    finalized = one_event(sb.finalize(), EpochFinalized)
+    expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
+    assert (finalized.reporters, finalized.claimable) == (3, expected.settlement.claimable)
+    assert not sb.pool.unclaimed(c.address, 1).found
+    ledger, final = sb.pool.ledger(), sb.pool.final_epoch(1)
+    participant = sb.pool.participant_address(c.address)
+    balance = sb.chain.get_balance(participant)
+    trace = deliver(sb, apply)
+    (tx,) = trace.transactions  # accepted: no answer, no second count
+    assert tx.internal_out == ()
+    assert sb.chain.get_balance(participant) == balance + fee("REPORT_APPLY_VALUE") - tx.total_fees
+    assert (sb.pool.ledger(), sb.pool.final_epoch(1)) == (ledger, final)
+    slip = sb.pool.unclaimed(c.address, 1)
+    assert (slip.found, slip.contribution) == (True, econ.contribution(METRICS["c"]))
+    pay_everyone_and_check_model(sb, 1, expected, tuple(METRICS))
+    assert sb.pool.ledger().reserve == expected.reserve_after_sweep
+    assert not sb.pool.final_epoch(1).found
+
+
+def test_a_replayed_batch_is_taken_back_out_before_finalize(reporting_pool: PoolSandbox) -> None:
+    """A whole batch relayed twice: the copy counts at submit (every aggregate doubled), then
+    each member's contract refuses its report as a replay and each bounce takes one back out.
+    The epoch finalizes with the honest batch alone and pays the model's shares; the copy's
+    relayer loses only the fees."""
+    sb = reporting_pool
+    received = sb.pool.ledger().received
+    names = tuple(METRICS)
+    reports = [
+        sb.pool.signed_report(sb.signer, sb.members[n].address, 1, METRICS[n]) for n in names
+    ]
+    sb.pool.submit_reports(sb.keeper, reports).assert_success()
+    honest = sb.pool.reporting_epoch()
+    assert aggregates(honest) == model_aggregates(list(METRICS.values()))
+    keeper_before, start = sb.keeper.balance, len(sb.chain.transactions)
+    applies = relay_holding_applies(sb, lambda: sb.pool.submit_reports(sb.keeper, reports))
+    assert len(applies) == len(names)
+    assert aggregates(sb.pool.reporting_epoch()) == model_aggregates(
+        [*METRICS.values(), *METRICS.values()]
+    )
+    for name, apply in zip(names, applies, strict=True):
+        trace = sb.chain.send_message(apply.cell)
+        participant = sb.pool.participant_address(sb.members[name].address)
+        assert trace.find(participant).exit_code == code("REPORT_REPLAYED")
+        assert one_event(trace, ContributionRefused).contribution == econ.contribution(
+            METRICS[name]
+        )
+    assert sb.pool.reporting_epoch() == honest
+    assert keeper_before - sb.keeper.balance == payer_cost(since(sb, start), sb.keeper.address)
+    sb.assert_conserved()
+    sb.finalize()
     expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
     pay_everyone_and_check_model(sb, 1, expected, names)
     assert sb.pool.ledger().reserve == expected.reserve_after_sweep
 
 
-def test_an_accepted_report_held_back_counts_before_finalize(reporting_pool: PoolSandbox) -> None:
-    """The member's acceptance delivered late (after the deadline) still counts: finalize cannot
-    run before it lands, so it never changes a frozen epoch."""
+def test_one_forged_report_rejects_its_whole_batch(reporting_pool: PoolSandbox) -> None:
+    """A report signed by an outsider hidden among good ones: the whole batch is refused and
+    bounced, nothing is counted and nothing is sent to any member's contract."""
     sb = reporting_pool
-    received = sb.pool.ledger().received
-    report_all(sb, 1, ("a", "b"))
-    c = sb.members["c"]
-    # keeper wallet, SubmitReport, ApplyReport (accepted); ReportAccepted is held.
-    (accepted,) = held(sb, lambda: sb.report(c, 1, METRICS["c"]), 3)
-    assert accepted.op == m.ReportAccepted.PREFIX
-    assert sb.pool.reporting_epoch().in_flight == 1
-    sb.chain.set_now(sb.pool.reporting_epoch().deadline + 1)
-    assert_refused(sb.pool.finalize_epoch(sb.keeper), sb.pool.distribution, "REPORTS_IN_FLIGHT")
-    deliver(sb, accepted)
+    names = tuple(METRICS)
+    reports = [
+        sb.pool.signed_report(sb.signer, sb.members[n].address, 1, METRICS[n]) for n in names
+    ]
+    forger = OracleSigner.from_seed_text("not-the-oracle")
+    reports[1] = sb.pool.signed_report(forger, sb.members["b"].address, 1, METRICS["b"])
     view = sb.pool.reporting_epoch()
-    assert (view.in_flight, view.reporters) == (0, 3)
-    sb.pool.finalize_epoch(sb.keeper).assert_success()
-    expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
-    pay_everyone_and_check_model(sb, 1, expected, tuple(METRICS))
+    before = sb.keeper.balance
+    trace = sb.pool.submit_reports(sb.keeper, reports)
+    assert_refused(trace, sb.pool.distribution, "BAD_SIGNATURE")
+    assert trace.find_all(op=m.ApplyReport.PREFIX) == []
+    assert sb.pool.reporting_epoch() == view
+    assert before - sb.keeper.balance == payer_cost(trace, sb.keeper.address)
+    sb.assert_conserved()
 
 
 # ---------------------------------------------------------------- finding 4: pause
@@ -254,7 +442,7 @@ def test_a_commission_change_never_applies_to_income_already_received() -> None:
 
 
 def _relay(sb: PoolSandbox, body: m.SubmitReport) -> Trace:
-    return sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), body.to_cell())
+    return sb.keeper.send(sb.pool.distribution, report_value(1), body.to_cell())
 
 
 def test_a_report_signed_for_another_network_is_refused(reporting_pool: PoolSandbox) -> None:
@@ -266,7 +454,7 @@ def test_a_report_signed_for_another_network_is_refused(reporting_pool: PoolSand
     trace = _relay(sb, sb.signer.submit_message(report, 1))
     assert_refused(trace, sb.pool.distribution, "WRONG_NETWORK")
     assert sb.pool.reporting_epoch() == view
-    assert before - sb.keeper.balance < fee("REPORT_FEE") // 10  # fees only; the rest bounced
+    assert before - sb.keeper.balance == payer_cost(trace, sb.keeper.address)  # the rest bounced
     sb.assert_conserved()
 
 
@@ -410,30 +598,35 @@ def test_a_crank_to_a_frozen_wallet_pays_its_debt_and_keeps_the_rest(
 def test_an_accepted_report_held_across_a_pause_still_counts_once(
     reporting_pool: PoolSandbox,
 ) -> None:
-    """A report the member's contract accepted is in flight when the pool is paused: it
-    still lands in the sums (the pause stops new reports, not ones already admitted), the
-    epoch stays open until the unpause, and every payout equals the model."""
+    """A report counted at submit whose ApplyReport is still on its way when the pool is
+    paused: the member's contract records it while paused (the pause stops new reports, not
+    ones already counted), the epoch stays open until the unpause, the same signed report
+    relayed again after it is refused as a replay and taken back out, and every payout equals
+    the model."""
     sb = reporting_pool
     received = sb.pool.ledger().received
     report_all(sb, 1, ("a", "b"))
-    (accepted,) = held(sb, lambda: sb.report(sb.members["c"], 1, METRICS["c"]), 3)
-    sb.pool.admin_call(sb.pauser, m.PausePool(query_id=1)).assert_success()
-    deliver(sb, accepted)
+    c = sb.members["c"]
+    (apply,) = relay_holding_applies(sb, lambda: sb.report(c, 1, METRICS["c"]))
     view = sb.pool.reporting_epoch()
-    assert (view.reporters, view.in_flight) == (3, 0)
+    assert aggregates(view) == model_aggregates(list(METRICS.values()))
+    sb.pool.admin_call(sb.pauser, m.PausePool(query_id=1)).assert_success()
+    deliver(sb, apply)
+    assert sb.pool.unclaimed(c.address, 1).found
+    assert sb.pool.reporting_epoch() == view  # counted once, at submit
     sb.chain.set_now(view.deadline + 1)
     assert_refused(sb.pool.finalize_epoch(sb.keeper), sb.pool.distribution, "DISTRIBUTION_PAUSED")
     sb.pool.admin_call(sb.admin, m.UnpausePool(query_id=2)).assert_success()
     # The window is open again for the time the pause took from it; the same signed report
-    # relayed again is refused as a replay and changes nothing.
-    extended = sb.pool.reporting_epoch().deadline
-    assert extended > view.deadline
-    sb.chain.set_now(extended)
-    replay = sb.report(sb.members["c"], 1, METRICS["c"])
-    assert replay.find(sb.pool.participant_address(sb.members["c"].address)).exit_code == code(
-        "REPORT_REPLAYED"
-    )
-    sb.chain.set_now(extended + 1)
+    # relayed again is refused as a replay and its bounce takes it back out.
+    extended = sb.pool.reporting_epoch()
+    assert extended.deadline > view.deadline
+    sb.chain.set_now(extended.deadline)
+    replay = sb.report(c, 1, METRICS["c"])
+    assert replay.find(sb.pool.participant_address(c.address)).exit_code == code("REPORT_REPLAYED")
+    one_event(replay, ContributionRefused)
+    assert sb.pool.reporting_epoch() == extended
+    sb.chain.set_now(extended.deadline + 1)
     sb.pool.finalize_epoch(sb.keeper).assert_success()
     expected = econ.simulate_epoch(received, sb.params.commission_bps, 0, list(METRICS.values()))
     pay_everyone_and_check_model(sb, 1, expected, tuple(METRICS))

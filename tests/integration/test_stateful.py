@@ -6,7 +6,7 @@ Each rule first asks the model what must happen: refused (by which contract, wit
 exit code) or accepted (and what it changes, with every share from economics.member_payout).
 Then it sends the operation on the embedded chain and checks the chain agrees. After every step:
 
-* every get-method field the model knows equals the model (epochs, sums in flight, frozen
+* every get-method field the model knows equals the model (epochs, reporting sums, frozen
   epochs, reserve, commission, every member's status, stake, slips and pending...);
 * a refused operation changed nothing, and its payer lost exactly the fees of its trace;
 * the books balance (DESIGN.md §3, ``PoolSandbox.assert_conserved``);
@@ -42,7 +42,13 @@ from cocoon_pool.chain.types import OutMessage, Trace, raw_address
 from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
-from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
+from cocoon_pool.contracts.events import (
+    ContributionRefused,
+    EpochClosed,
+    EpochFinalized,
+    RewardSettled,
+    trace_events,
+)
 from cocoon_pool.contracts.exit_codes import code, describe
 from cocoon_pool.contracts.pool import PoolParams
 from cocoon_pool.contracts.reports import OracleSigner
@@ -63,6 +69,8 @@ from stateful_model import (
     ReportingModel,
     Slip,
     hold,
+    hold_apply,
+    hold_bounce,
     mismatches,
     read_view,
 )
@@ -136,7 +144,7 @@ metrics = st.builds(
 )
 names = st.sampled_from(NAMES)
 report_epochs = st.sampled_from(["reporting"] * 6 + ["previous", "open"])
-report_holds = st.sampled_from(["", "", "", "apply", "answer"])
+report_holds = st.sampled_from(["", "", "", "apply", "bounce"])
 claim_holds = st.sampled_from([False, False, False, True])
 
 
@@ -152,7 +160,7 @@ def slip_of(metrics: econ.MemberMetrics) -> Slip:
 class Held:
     """A message cut out of its trace, to be delivered later."""
 
-    kind: str  # "apply", "accepted", "refused-report", "settle", "pay"
+    kind: str  # "apply", "refused-report", "settle", "pay"
     member: str
     message: OutMessage
     epoch: int = 0
@@ -204,9 +212,8 @@ class PoolMachine(RuleBasedStateMachine):
         )
         for name, report in zip(NAMES, BASE_REPORTS, strict=False):
             slip = slip_of(report)
-            self.model.reporting.in_flight += 1
-            self.model.apply_report(members[name], 1, slip)
             self.model.count_report(slip)
+            self.model.apply_report(members[name], 1, slip)
         self.follower = PayoutFollower(self.chain, self.pool.distribution)
         self.held: list[Held] = []
         self.view: ChainView | None = None
@@ -480,36 +487,45 @@ class PoolMachine(RuleBasedStateMachine):
         if refused is not None:
             self.send(send, Refusal("distribution", refused), keeper, name)
             return
+        # Admitted: it counts at once, whatever the member's contract says later.
         slip = slip_of(report)
-        assert model.reporting is not None
-        model.reporting.in_flight += 1
+        model.count_report(slip)
         if held == "apply":  # ApplyReport held on its way to the member's contract
-            (msg,) = hold(self.chain, send, 2)
-            assert msg.op == m.ApplyReport.PREFIX
+            msg = hold_apply(self.chain, send)
             self.held.append(Held("apply", name, msg, epoch, slip))
             self.outcomes["report: ApplyReport held"] += 1
             return
         refusal = model.apply_refusal(mm, epoch)
-        if held == "answer":  # the member's answer held on its way back
-            (msg,) = hold(self.chain, send, 3)
-            tx = self.chain.transactions[-1]
+        if held == "bounce":  # the refusal held on its way back
             if refusal is None:
-                assert msg.op == m.ReportAccepted.PREFIX, tx.describe()
+                # Accepted; then the same signed report relayed again: a replay, whose
+                # refusal is held.
+                self.send(send, None, keeper, name)
                 model.apply_report(mm, epoch, slip)
-                self.held.append(Held("accepted", name, msg, epoch, slip))
-            else:
-                assert msg.bounced and tx.bounced, tx.describe()
-                if refusal.error is not None:
-                    assert tx.exit_code == code(refusal.error), tx.describe()
-                self.held.append(Held("refused-report", name, msg, epoch, slip))
-            self.outcomes[f"report: answer held ({refusal or 'ok'})"] += 1
+                model.count_report(slip)
+                refusal = model.apply_refusal(mm, epoch)
+                assert refusal is not None
+            bounce = hold_bounce(self.chain, hold_apply(self.chain, send))
+            tx = self.chain.transactions[-1]
+            self.assert_refused_at(Trace((tx,)), refusal, name)
+            self.held.append(Held("refused-report", name, bounce, epoch, slip))
+            self.outcomes[f"report: refusal held ({refusal})"] += 1
             return
-        self.send(send, refusal, keeper, name)
+        trace = self.send(send, refusal, keeper, name)
         if refusal is None:
             model.apply_report(mm, epoch, slip)
-            model.count_report(slip)
         else:
-            model.reporting.in_flight -= 1
+            # The bounce came straight back, the epoch still reporting: the report is out again.
+            self.check_refused_report(trace, epoch, slip)
+
+    def check_refused_report(self, trace: Trace, epoch: int, slip: Slip) -> None:
+        """A refused report's bounce reached the distribution in ``trace``: the model takes
+        it out of the sums (or settles its share into the reserve), the event says so."""
+        (refused,) = trace_events(trace, ContributionRefused)
+        got = (refused.epoch, refused.contribution, refused.penalty_bps, refused.bonus_bps)
+        assert got == (epoch, slip.c, slip.p, slip.b), f"ContributionRefused {got}"
+        settled = self.model.refuse_report(epoch, slip)
+        self.outcomes[f"refusal: {'into the reserve' if settled is not None else 'taken out'}"] += 1
 
     @rule()
     def close(self) -> None:
@@ -558,11 +574,6 @@ class PoolMachine(RuleBasedStateMachine):
         self.advanced_at = self.steps
         if model.status == POOL_PAUSED:
             self.unpause()  # as an operator would: a paused pool closes no epoch
-        # As a keeper would, wait for the reports in flight to land (the plain close and
-        # finalize rules still meet them in flight).
-        for index in reversed(range(len(self.held))):
-            if self.held[index].kind in ("apply", "accepted", "refused-report"):
-                self.deliver_held(index)
         when = model.epoch_start + model.epoch_length
         if model.reporting is not None:
             when = max(when, model.reporting.deadline + 1)
@@ -681,23 +692,20 @@ class PoolMachine(RuleBasedStateMachine):
         trace = self.chain.send_message(h.message.cell)
         self.outcomes[f"deliver: {h.kind}"] += 1
         if h.kind == "apply":
-            assert h.slip is not None and model.reporting is not None
+            # Counted at submit; the member's contract decides now, whatever happened since.
+            assert h.slip is not None
             refusal = model.apply_refusal(mm, h.epoch)
             if refusal is None:
                 trace.assert_success()
+                assert len(trace) == 1, trace.describe()  # accepted: no answer
                 model.apply_report(mm, h.epoch, h.slip)
-                model.count_report(h.slip)
             else:
                 self.assert_refused_at(trace, refusal, h.member)
-                model.reporting.in_flight -= 1
-        elif h.kind == "accepted":
+                self.check_refused_report(trace, h.epoch, h.slip)
+        elif h.kind == "refused-report":
             assert h.slip is not None
             trace.assert_success()
-            model.count_report(h.slip)
-        elif h.kind == "refused-report":
-            trace.assert_success()
-            assert model.reporting is not None
-            model.reporting.in_flight -= 1
+            self.check_refused_report(trace, h.epoch, h.slip)
         elif h.kind == "settle":
             assert h.slip is not None
             refused = model.settle_refusal(h.epoch)

@@ -233,6 +233,34 @@ def test_a_held_credit_to_a_frozen_participant_comes_back_as_reserve() -> None:
     sb.assert_conserved()
 
 
+def test_held_refusals_of_a_replayed_batch_settle_into_the_reserve_after_finalize() -> None:
+    """The driver's ``tc.hold_refusals``: a batch relayed twice, the copy's ApplyReports
+    delivered and refused (replays), their bounces held; the epoch freezes with the copy
+    counted, and each bounce delivered afterwards settles one refused share into the reserve,
+    the last one retiring the epoch."""
+    sb = PoolSandbox.create()
+    members = [sb.add_member(name) for name in ("a", "b")]
+    sb.pool.send_income(sb.proxy, ton(100)).assert_success()
+    sb.close_epoch()
+    metrics = MemberMetrics(running_seconds=3600, gpu_score=1000, uptime_bps=10_000, outages=0)
+    reports = [sb.pool.signed_report(sb.signer, w.address, 1, metrics) for w in members]
+    sb.pool.submit_reports(sb.keeper, reports).assert_success()
+    bounces = tc.hold_refusals(sb, lambda s: s.pool.submit_reports(s.keeper, reports))
+    assert len(bounces) == 2 and all(b.bounced for b in bounces)
+    assert sb.pool.reporting_epoch().reporters == 4
+    sb.finalize()
+    for w in members:
+        sb.pool.crank_payout(sb.keeper, w.address, 1).assert_success()
+    reserve = sb.pool.ledger().reserve
+    assert sb.pool.final_epoch(1).claims_left == 2
+    for bounce in bounces:
+        sb.chain.send_message(bounce.cell).assert_success()
+    assert not sb.pool.final_epoch(1).found  # the last refusal retired the epoch
+    ledger = sb.pool.ledger()
+    assert ledger.reserve > reserve and ledger.unsettled == 0
+    sb.assert_conserved()
+
+
 def _block(texts: list[str], instructions: list[str], before: str = "") -> tc.MissedBlock:
     return tc.MissedBlock(0, len(instructions) - 1, instructions, [], texts, before)
 

@@ -15,13 +15,21 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
+from ton_core import Address
 from typer.testing import CliRunner
 
 from cocoon_pool.chain.types import raw_address
 from cocoon_pool.cli import oracle_cmd
 from cocoon_pool.cli.app import app
 from cocoon_pool.contracts.constants import fee
-from cocoon_pool.contracts.reports import OracleSigner
+from cocoon_pool.contracts.messages import SubmitReport
+from cocoon_pool.contracts.reports import (
+    MAX_REPORTS_PER_BATCH,
+    OracleSigner,
+    batch_message,
+    build_report,
+    report_value,
+)
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.oracle import (
     Oracle,
@@ -545,7 +553,7 @@ def test_stored_reports_are_accepted_by_the_pool(server: StatsServer, tmp_path: 
     sb.close_epoch()
     for wallet in (alice, bob):
         body = stored[raw_address(wallet.address)].body()
-        sb.keeper.send(sb.pool.distribution, fee("REPORT_FEE"), body).assert_success()
+        sb.keeper.send(sb.pool.distribution, report_value(1), body).assert_success()
         record = sb.pool.epoch_record(wallet.address, epoch)
         want = expected[raw_address(wallet.address)]
         assert record.found and record.epoch == epoch
@@ -560,3 +568,39 @@ def test_stored_reports_are_accepted_by_the_pool(server: StatsServer, tmp_path: 
 
 def test_cli_status_names_match_the_reports_module() -> None:
     assert oracle_cmd.STATUS_CONFLICT == reports.STATUS_CONFLICT
+
+
+def _signed(n: int) -> list[SubmitReport]:
+    signer = OracleSigner.from_seed_text("batch-unit")
+    pool = Address(member_address(0))
+    metrics = MemberMetrics(600, 1_000, 9_900, 0)
+    return [
+        signer.submit_message(build_report(pool, 1, Address(member_address(i + 1)), metrics))
+        for i in range(n)
+    ]
+
+
+def test_batch_message_chains_the_reports_unchanged() -> None:
+    reports = _signed(3)
+    head = batch_message(reports, query_id=42)
+    links = [head]
+    while links[-1].next is not None:
+        nxt = links[-1].next
+        assert nxt is not None
+        links.append(SubmitReport.from_cell(nxt))
+    # Each member's signed report and signatures ride as they are; only the chain changes.
+    assert [(s.first, s.report, s.more) for s in links] == [
+        (r.first, r.report, r.more) for r in reports
+    ]
+    assert [s.query_id for s in links] == [42, 0, 0]
+    assert SubmitReport.from_cell(head.to_cell()) == head
+    assert report_value(3) == fee("REPORT_BATCH_FEE") + 3 * fee("REPORT_FEE")
+
+
+def test_batch_message_refuses_an_empty_or_oversized_batch() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        batch_message([])
+    reports = _signed(MAX_REPORTS_PER_BATCH + 1)
+    assert batch_message(reports[:MAX_REPORTS_PER_BATCH]).report == reports[0].report
+    with pytest.raises(ValueError, match=f"at most {MAX_REPORTS_PER_BATCH}"):
+        batch_message(reports)

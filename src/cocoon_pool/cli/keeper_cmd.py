@@ -132,6 +132,15 @@ def run(
         int,
         typer.Option(min=0, help="Seconds added to every epoch and deadline time condition."),
     ] = 5,
+    report_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most members' reports relayed in one SubmitReport message (at most the "
+            "contract's MAX_REPORTS_PER_BATCH, 50). Default: 10 // the oracle quorum, the most "
+            "whose signature checks stay cheap.",
+        ),
+    ] = None,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Logs as one JSON object per line (stderr).")
     ] = False,
@@ -155,6 +164,14 @@ def run(
     totals: dict[str, int] = {}
     last: StepResult | None = None
     with one_line_errors(), ExitStack() as stack:
+        # First, so that a bad setting is refused before any connection is made.
+        settings = KeeperSettings(
+            settle_seconds=settle_seconds,
+            backoff_base=backoff,
+            backoff_max=backoff_max,
+            slack_seconds=slack,
+            report_batch_size=report_batch_size,
+        )
         pool_file = load_pool_file(config)
         if pool_file.endpoint is None:
             raise KeeperUsageError(
@@ -198,12 +215,7 @@ def run(
             sessions=sessions,
             reports=reports,
             clock=synced_clock(chain, chain_clock(pool_file)),
-            settings=KeeperSettings(
-                settle_seconds=settle_seconds,
-                backoff_base=backoff,
-                backoff_max=backoff_max,
-                slack_seconds=slack,
-            ),
+            settings=settings,
             metrics=metrics,
         )
         log.info(

@@ -48,7 +48,6 @@ def pool_status(pool: Pool, now: int) -> dict[str, Any]:
                 "deadline": reporting.deadline,
                 "seconds_left": max(reporting.deadline - now, 0),
                 "reporters": reporting.reporters,
-                "in_flight": reporting.in_flight,
                 "net_nanoton": reporting.net,
             }
             if reporting.active

@@ -21,11 +21,12 @@ from cocoon_pool.contracts.codec import (
     u,
 )
 from cocoon_pool.contracts.messages import (
+    ApplyReport,
     CreditPending,
     PayPending,
-    ReportAccepted,
     RewardPayout,
     SettleClaim,
+    SubmitReport,
 )
 
 
@@ -188,8 +189,9 @@ class EpochRetired(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ContributionRecorded(Event):
-    """Derived, not logged: the member's contract accepted a signed report and it entered the
-    epoch's aggregates (a successful ReportAccepted transaction on RewardDistribution)."""
+    """Derived, not logged: a signed report entered the epoch's aggregates (one ApplyReport
+    sent by a successful SubmitReport transaction on RewardDistribution). Should the member's
+    contract refuse it, a ContributionRefused event takes it back out."""
 
     PREFIX: ClassVar[int | None] = None
     epoch: int = u(32)
@@ -214,10 +216,11 @@ class RewardSettled(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ContributionRefused(Event):
-    """The member's contract refused a report (ApplyReport bounced): it never entered the
-    epoch's aggregates, and the relay was refunded."""
+    """Derived, not logged: the member's contract refused a report (its ApplyReport bounced
+    back to RewardDistribution), which took it back out of the epoch's sums (or, after
+    finalize, settled its share into the reserve) and refunded the relay."""
 
-    PREFIX: ClassVar[int | None] = 0x7C1E0309
+    PREFIX: ClassVar[int | None] = None
     epoch: int = u(32)
     participant: Address = addr()
     contribution: int = u(64)
@@ -312,7 +315,12 @@ def decode_event(body: Cell) -> Event | None:
     return None if kind is None else kind.from_cell(body)
 
 
-DERIVED_EVENTS: tuple[type[Event], ...] = (ContributionRecorded, RewardSettled, PendingPaid)
+DERIVED_EVENTS: tuple[type[Event], ...] = (
+    ContributionRecorded,
+    ContributionRefused,
+    RewardSettled,
+    PendingPaid,
+)
 """Events that RewardDistribution does not log (each would cost a member's report or payout
 1,450 gas): ``derived_events`` reads them from the transaction that made them."""
 
@@ -321,23 +329,16 @@ def derived_events(tx: Transaction) -> list[Event]:
     """The counted report, settlement or pending payout a successful RewardDistribution
     transaction made.
 
-    Only the distribution accepts ``ReportAccepted``, ``SettleClaim`` and ``PayPending``, and
-    only from the member's own contract, so a successful transaction with one of those
-    inbound ops is the real thing."""
+    Only the distribution accepts ``SubmitReport`` (checked against the oracle keys),
+    ``SettleClaim`` and ``PayPending`` (only from the member's own contract), so a successful
+    transaction with one of those inbound ops is the real thing."""
     inbound = tx.in_message
-    if inbound is None or inbound.bounced or not tx.success:
+    if inbound is None or not tx.success:
         return []
-    if inbound.op == ReportAccepted.PREFIX:
-        accepted = ReportAccepted.from_cell(inbound.body)
-        return [
-            ContributionRecorded(
-                epoch=accepted.epoch,
-                member=accepted.member,
-                contribution=accepted.contribution,
-                penalty_bps=accepted.penalty_bps,
-                bonus_bps=accepted.bonus_bps,
-            )
-        ]
+    if inbound.bounced:
+        return _refused_contribution(inbound.body, inbound.src)
+    if inbound.op == SubmitReport.PREFIX:
+        return _recorded_contributions(inbound.body, tx)
     if inbound.op == PayPending.PREFIX:
         paid = PayPending.from_cell(inbound.body)
         return [PendingPaid(member=paid.member, amount=paid.amount)]
@@ -361,6 +362,58 @@ def derived_events(tx: Transaction) -> list[Event]:
                 )
             ]
     return []
+
+
+RICH_BOUNCE_PREFIX = 0xFFFFFFFE
+"""Tolk's ``RichBounceBody``: the prefix, then the original body's root cell as a ref."""
+
+
+def _refused_contribution(bounced: Cell, participant: Address | None) -> list[Event]:
+    """A refused ApplyReport, from its rich bounce (only RewardDistribution sends
+    ApplyReport, so a successful bounce of one on it is the refusal)."""
+    body = bounced.begin_parse()
+    if participant is None or body.remaining_bits < 32 or body.load_uint(32) != RICH_BOUNCE_PREFIX:
+        return []
+    if body.remaining_refs < 1:
+        return []
+    original = body.load_ref()
+    head = original.begin_parse()
+    if head.remaining_bits < 32 or head.preload_uint(32) != ApplyReport.PREFIX:
+        return []
+    report = ApplyReport.from_cell(original)
+    return [
+        ContributionRefused(
+            epoch=report.epoch,
+            participant=participant,
+            contribution=report.contribution,
+            penalty_bps=report.penalty_bps,
+            bonus_bps=report.bonus_bps,
+        )
+    ]
+
+
+def _recorded_contributions(batch: Cell, tx: Transaction) -> list[Event]:
+    """One ContributionRecorded per report of the batch: the member from the i-th signed report,
+    the counted figures from the i-th ApplyReport sent (same order, one each)."""
+    members: list[Address] = []
+    link: Cell | None = batch
+    while link is not None:
+        signed = SubmitReport.from_cell(link)
+        members.append(signed.report.member)
+        link = signed.next
+    applied = [
+        ApplyReport.from_cell(out.body) for out in tx.internal_out if out.op == ApplyReport.PREFIX
+    ]
+    return [
+        ContributionRecorded(
+            epoch=report.epoch,
+            member=member,
+            contribution=report.contribution,
+            penalty_bps=report.penalty_bps,
+            bonus_bps=report.bonus_bps,
+        )
+        for member, report in zip(members, applied, strict=True)
+    ]
 
 
 def indexed_events(tx: Transaction) -> list[tuple[int, Event]]:

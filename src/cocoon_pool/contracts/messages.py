@@ -458,13 +458,16 @@ class SignatureLink(TlbStruct):
 @dataclass(frozen=True, kw_only=True)
 class SubmitReport(TlbStruct):
     """A report and the signatures of ``k`` distinct oracle keys, in increasing key index:
-    the first inline, the others as a chain of :class:`SignatureLink` cells in ``more``."""
+    the first inline, the others as a chain of :class:`SignatureLink` cells in ``more``.
+    ``next``: the next member's ``SubmitReport`` cell of a batch (see ``reports.batch_message``).
+    """
 
     PREFIX: ClassVar[int | None] = 0x7C0E0001
     query_id: int = u(64)
     first: OracleSignature = tl(Nested(OracleSignature))
     report: MetricsReport = tl(Ref(MetricsReport))
     more: Cell | None = tl(RawCell(optional=True), None)
+    next: Cell | None = tl(RawCell(optional=True), None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -481,8 +484,8 @@ class FinalizeEpoch(TlbStruct):
 
 @dataclass(frozen=True, kw_only=True)
 class ApplyReport(TlbStruct):
-    """RewardDistribution -> Participant, which decides replay and eligibility; the report
-    enters the aggregates only with the Participant's :class:`ReportAccepted`."""
+    """RewardDistribution -> Participant, which decides replay and eligibility. The report is
+    already in the epoch's aggregates; a refusal bounces and takes it back out."""
 
     PREFIX: ClassVar[int | None] = 0x7C0E0004
     query_id: int = u(64)
@@ -494,18 +497,6 @@ class ApplyReport(TlbStruct):
     gpu_score: int = u(32)
     uptime_bps: int = u(16)
     outages: int = u(16)
-    excess_to: Address = addr()
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReportAccepted(TlbStruct):
-    PREFIX: ClassVar[int | None] = 0x7C0E000C
-    query_id: int = u(64)
-    epoch: int = u(32)
-    contribution: int = u(64)
-    penalty_bps: int = u(16)
-    bonus_bps: int = u(16)
-    member: Address = addr()
     excess_to: Address = addr()
 
 

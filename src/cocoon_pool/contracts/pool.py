@@ -21,7 +21,13 @@ from cocoon_pool.contracts import views as v
 from cocoon_pool.contracts.build import pool_contract_code
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
-from cocoon_pool.contracts.reports import OracleSigner, build_report, quorum_message
+from cocoon_pool.contracts.reports import (
+    OracleSigner,
+    batch_message,
+    build_report,
+    quorum_message,
+    report_value,
+)
 from cocoon_pool.economics import COMMISSION_DEFAULT_BPS, MemberMetrics
 
 DAY = 86_400
@@ -226,8 +232,37 @@ class Pool:
         signers = [(0, signer)] if isinstance(signer, OracleSigner) else list(signer)
         body = quorum_message(report, signers, self.next_query_id())
         return relayer.send(
-            self.distribution, fee("REPORT_FEE") if value is None else value, _body(body)
+            self.distribution, report_value(1) if value is None else value, _body(body)
         )
+
+    def submit_reports(
+        self,
+        relayer: SendingWallet,
+        reports: Sequence[m.SubmitReport],
+        *,
+        value: int | None = None,
+    ) -> Trace:
+        """Relay signed reports (one per member, as ``quorum_message`` or an oracle makes them)
+        as one batch, with ``report_value(len(reports))``; the change comes back."""
+        body = batch_message(reports, self.next_query_id())
+        return relayer.send(
+            self.distribution,
+            report_value(len(reports)) if value is None else value,
+            _body(body),
+        )
+
+    def signed_report(
+        self,
+        signer: OracleSigner | Sequence[tuple[int, OracleSigner]],
+        member: Address,
+        epoch: int,
+        metrics: MemberMetrics,
+    ) -> m.SubmitReport:
+        """One member's report for ``epoch`` signed by ``signer`` (as ``submit_report`` takes it),
+        ready for ``submit_reports``."""
+        report = build_report(self.distribution, epoch, member, metrics, self.chain.global_id)
+        signers = [(0, signer)] if isinstance(signer, OracleSigner) else list(signer)
+        return quorum_message(report, signers)
 
     def close_epoch(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
         body = m.CloseEpoch(query_id=self.next_query_id())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nacl.signing import SigningKey
-from ton_core import Address
+from ton_core import Address, Cell
 
+from cocoon_pool.contracts.constants import fee, tolk_constants
 from cocoon_pool.contracts.messages import (
     MetricsReport,
     OracleSignature,
@@ -67,6 +68,41 @@ def quorum_message(
     for signature in reversed(signatures[1:]):
         chain = SignatureLink(signature=signature, next=chain).to_cell()
     return SubmitReport(query_id=query_id, first=signatures[0], report=report, more=chain)
+
+
+MAX_REPORTS_PER_BATCH = tolk_constants("RewardDistribution.tolk")["MAX_REPORTS_PER_BATCH"]
+"""Most reports one ``SubmitReport`` message may chain (one ApplyReport each, within a
+transaction's 255 actions)."""
+
+
+CHEAP_SIGNATURE_CHECKS = 10
+"""The TVM charges 26 gas for each of a transaction's first 10 signature checks (CHKSIGNU) and
+about 4,000 for every further one, so a batch pays off up to ``CHEAP_SIGNATURE_CHECKS`` checks."""
+
+
+def cheap_batch_size(quorum: int) -> int:
+    """The most reports one batch should carry at a k-of-n ``quorum`` (k checks per report)."""
+    return max(1, CHEAP_SIGNATURE_CHECKS // max(1, quorum))
+
+
+def report_value(count: int) -> int:
+    """What relaying a batch of ``count`` reports must carry; the unspent part comes back."""
+    return fee("REPORT_BATCH_FEE") + count * fee("REPORT_FEE")
+
+
+def batch_message(reports: Sequence[SubmitReport], query_id: int = 0) -> SubmitReport:
+    """Chain members' signed reports into one relayed batch, in the given order.
+
+    Each report keeps its own signatures; only ``next`` (and the head's ``query_id``) change, so
+    an oracle's per-member bodies are relayed as they are. Attach ``report_value(len(reports))``."""
+    if not reports:
+        raise ValueError("a batch needs at least one report")
+    if len(reports) > MAX_REPORTS_PER_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_REPORTS_PER_BATCH} reports")
+    chain: Cell | None = None
+    for signed in reversed(reports[1:]):
+        chain = replace(signed, query_id=0, next=chain).to_cell()
+    return replace(reports[0], query_id=query_id, next=chain)
 
 
 def build_report(

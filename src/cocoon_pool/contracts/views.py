@@ -138,7 +138,6 @@ class ReportingView(StackView):
     penalty_weight: int = _int()
     bonus_weight: int = _int()
     reporters: int = _int()
-    in_flight: int = _int()
 
 
 @dataclass(frozen=True)

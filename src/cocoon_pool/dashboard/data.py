@@ -29,7 +29,14 @@ from cocoon_pool.contracts.pool import Pool
 from cocoon_pool.contracts.storage import HISTORY_SLOTS, MEMBER_STATUS_NAMES, STATUS_NAMES
 from cocoon_pool.contracts.views import ParticipantInfo
 from cocoon_pool.errors import CocoonPoolError, UsageError
-from cocoon_pool.indexer.history import EXPLORERS, History, csv_rows, csv_text, explorer_url
+from cocoon_pool.indexer.history import (
+    EXPLORERS,
+    History,
+    counted_reports,
+    csv_rows,
+    csv_text,
+    explorer_url,
+)
 from cocoon_pool.indexer.history import load_history as _load_history
 from cocoon_pool.indexer.models import IndexedEvent, Payout
 from cocoon_pool.whatif import TierRates, WhatIf, tier_label, what_if
@@ -330,12 +337,7 @@ class Dashboard:
         )
 
     def _reports(self, session: Session, member: str | None = None) -> list[IndexedEvent]:
-        query = select(IndexedEvent).where(
-            IndexedEvent.pool == self.pool_raw, IndexedEvent.kind == "ContributionRecorded"
-        )
-        if member is not None:
-            query = query.where(IndexedEvent.member == member)
-        return list(session.scalars(query.order_by(IndexedEvent.lt, IndexedEvent.event_index)))
+        return counted_reports(session, self.pool_raw, member)
 
     def _points(self, pool: Pool, member: Address, member_raw: str, info: Any) -> list[EpochPoint]:
         with self.sessions() as session:

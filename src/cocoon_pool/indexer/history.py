@@ -20,6 +20,7 @@ from cocoon_pool.indexer.models import (
     CommissionPayment,
     EpochResult,
     IndexedContract,
+    IndexedEvent,
     Payout,
     StakeChange,
 )
@@ -226,3 +227,29 @@ def write_csv(rows: Sequence[CsvRow], path: Path) -> None:
         raise IndexerUsageError(
             f"cannot write {path}: {exc.strerror}", "choose a writable path for --csv"
         ) from exc
+
+
+def counted_reports(session: Session, pool: str, member: str | None = None) -> list[IndexedEvent]:
+    """The pool's ContributionRecorded events that still count, oldest first.
+
+    A report enters the epoch's sums when its batch is relayed; if the member's contract refuses
+    it, the bounce logs ContributionRefused (member filled in by the indexer from the
+    Participant's address), which cancels one recorded report of the same epoch, member and
+    contribution (docs/events.md)."""
+    query = select(IndexedEvent).where(
+        IndexedEvent.pool == pool,
+        IndexedEvent.kind.in_(("ContributionRecorded", "ContributionRefused")),
+    )
+    if member is not None:
+        query = query.where(IndexedEvent.member == member)
+    counted: list[IndexedEvent] = []
+    for event in session.scalars(query.order_by(IndexedEvent.lt, IndexedEvent.event_index)):
+        if event.kind == "ContributionRecorded":
+            counted.append(event)
+            continue
+        key = (event.epoch, event.member, event.fields["contribution"])
+        for k, recorded in enumerate(counted):
+            if (recorded.epoch, recorded.member, recorded.fields["contribution"]) == key:
+                del counted[k]
+                break
+    return counted

@@ -261,6 +261,10 @@ class _PageWriter:
         self.counts.transactions += 1
         for index, event in self._events(tx):
             decoded = event_row(event)
+            member = decoded.member
+            if isinstance(event, ev.ContributionRefused):
+                # The bounce names the member's contract; the member is what reports are kept by.
+                member = self._member_of(raw_address(event.participant))
             stored = IndexedEvent(
                 transaction=row,
                 event_index=index,
@@ -271,7 +275,7 @@ class _PageWriter:
                 tx_hash=row.hash,
                 kind=decoded.kind,
                 epoch=decoded.epoch,
-                member=decoded.member,
+                member=member,
                 amount=decoded.amount,
                 fields=decoded.fields,
             )
@@ -391,6 +395,11 @@ class _PageWriter:
             found = EpochResult(pool=pool, epoch=epoch)
             self.session.add(found)
         return found
+
+    def _member_of(self, participant: str) -> str | None:
+        return self.session.scalar(
+            select(IndexedContract.member).where(IndexedContract.address == participant)
+        )
 
     def _discover(self, address: str, role: str, member: str | None) -> None:
         known = self.session.scalar(

@@ -16,6 +16,10 @@ where a send returns only after its whole trace ran) and then asks the chain, as
 The chain is the only truth; the database only remembers intents, retries and final states,
 so that finished work is not re-checked on every step.
 
+Reports are the one action sent in batches: every member's report is checked and recorded on
+its own row as above, but those due together travel chained in one ``SubmitReport`` message
+(``KeeperSettings.report_batch_size``), so a member's report costs its share of one message.
+
 The keeper's core takes a ``Chain``, a ``SendingWallet`` and a ``Pool``, so it runs on the
 embedded chain (tests) and over the network back end alike.
 """
@@ -36,10 +40,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from ton_core import Address, Cell
 
 from cocoon_pool.chain.protocol import Chain, SendingWallet
-from cocoon_pool.chain.types import Trace, raw_address
-from cocoon_pool.contracts.constants import fee
+from cocoon_pool.chain.types import Trace, Transaction, raw_address
+from cocoon_pool.contracts.messages import SubmitReport
 from cocoon_pool.contracts.pool import Pool
+from cocoon_pool.contracts.reports import (
+    MAX_REPORTS_PER_BATCH,
+    batch_message,
+    cheap_batch_size,
+    report_value,
+)
 from cocoon_pool.errors import GetMethodError
+from cocoon_pool.keeper.errors import KeeperUsageError
 from cocoon_pool.keeper.logs import LOGGER_NAME
 from cocoon_pool.keeper.metrics import Metrics
 from cocoon_pool.keeper.models import (
@@ -61,6 +72,10 @@ log = logging.getLogger(LOGGER_NAME)
 
 PAID_THROUGH = "paid_through_epoch"
 """Cursor: every epoch up to this one has all its known members' payouts done."""
+
+
+REFUSED = "refused:"
+"""How ``last_error`` starts when the chain refused the action's message (not a network error)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,22 @@ class KeeperSettings:
     slack_seconds: int = 0
     """Added to every time condition (epoch end, report deadline): a real network's block
     time can lag the clock the keeper reads, and a message sent a little early is refused."""
+    report_batch_size: int | None = None
+    """Most members' reports chained into one ``SubmitReport`` message, 1 to
+    ``MAX_REPORTS_PER_BATCH``; None: ``cheap_batch_size`` of the pool's oracle quorum (10 at one
+    key), the most whose signature checks the TVM prices at 26 gas each (every check past a
+    transaction's tenth costs about 4,000). A message costs ``REPORT_BATCH_FEE`` once plus
+    ``REPORT_FEE`` per report (the unspent part comes back); the contract refuses a whole batch
+    for one bad report, which the keeper then relays again one report per message."""
+
+    def __post_init__(self) -> None:
+        size = self.report_batch_size
+        if size is not None and not 1 <= size <= MAX_REPORTS_PER_BATCH:
+            raise KeeperUsageError(
+                f"a report batch of {size} is not possible",
+                f"use 1 to {MAX_REPORTS_PER_BATCH} reports per message: the contract refuses "
+                "larger batches (REPORT_BATCH_TOO_LARGE)",
+            )
 
 
 class ActionKey(NamedTuple):
@@ -108,7 +139,7 @@ class Verdict(Enum):
     SKIP = "skip"
     """Never to be done (e.g. the member left): record it and never look again."""
     WAIT = "wait"
-    """Not now (too early, reports still in flight, member not verified yet): look next step."""
+    """Not now (too early, the pool paused, member not verified yet): look next step."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +162,8 @@ class StepResult:
     finalized: int = 0
     relayed: int = 0
     cranked: int = 0
+    report_batches: int = 0
+    """``SubmitReport`` messages the distribution accepted; ``relayed`` counts their reports."""
     failures: int = 0
     waiting: int = 0
     """Actions held back this step: backoff, a message in flight, or not due yet."""
@@ -146,6 +179,7 @@ class StepResult:
             "finalized": self.finalized,
             "relayed": self.relayed,
             "cranked": self.cranked,
+            "report_batches": self.report_batches,
             "failures": self.failures,
             "waiting": self.waiting,
         }
@@ -157,6 +191,15 @@ _COUNTER_OF = {
     KIND_REPORT: ("relayed", "reports_relayed"),
     KIND_CRANK: ("cranked", "payouts_sent"),
 }
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A member's report the chain says to relay now: its action and its parsed signed body."""
+
+    key: ActionKey
+    row: Action | None
+    body: SubmitReport
 
 
 class Keeper:
@@ -272,9 +315,6 @@ class Keeper:
             return Check(Verdict.DONE, "chain: the epoch is final")
         if self.pool.ledger().paused:
             return Check(Verdict.WAIT, "the pool is paused")
-        if reporting.in_flight:
-            # The contract refuses to freeze an epoch with reports on their way.
-            return Check(Verdict.WAIT, f"{reporting.in_flight} reports in flight")
         if self.clock() <= reporting.deadline + self.settings.slack_seconds:
             return Check(Verdict.WAIT, "the report window is open")
         return Check(Verdict.SEND)
@@ -315,17 +355,165 @@ class Keeper:
         if self.pool.ledger().paused:
             return
         epoch = reporting.epoch
+        fresh: list[_Due] = []
+        alone: list[_Due] = []
+        seen: set[str] = set()
         for report in self.reports.reports(epoch):
-            if report.epoch != epoch:
+            member = raw_address(report.member)
+            if report.epoch != epoch or member in seen:
+                continue  # a second report of a member would only be refused as a replay
+            seen.add(member)
+            due = self._due_report(session, result, report)
+            if due is None:
                 continue
-            member, body = report.member, report.body
-            self._perform(
-                session,
-                result,
-                ActionKey(KIND_REPORT, epoch, raw_address(member)),
-                check=partial(self._report_check, member, epoch),
-                send=partial(self.wallet.send, self.pool.distribution, fee("REPORT_FEE"), body),
+            # A report the chain refused last time (a bad signature, a member's contract that
+            # said no) goes alone, so that it cannot take a batch of good ones down with it
+            # again; it costs its own message only while it keeps failing.
+            (alone if _was_refused(due.row) else fresh).append(due)
+        size = self.settings.report_batch_size or cheap_batch_size(
+            self.pool.pool_info().oracle_quorum
+        )
+        batches = [fresh[i : i + size] for i in range(0, len(fresh), size)]
+        for batch in [*batches, *([due] for due in alone)]:
+            self._relay_batch(session, result, batch)
+
+    def _due_report(
+        self, session: Session, result: StepResult, report: SignedReport
+    ) -> _Due | None:
+        """The report's action if it is to be sent now; otherwise None (done, skipped, waiting,
+        or a failure recorded on its row)."""
+        key = ActionKey(KIND_REPORT, report.epoch, raw_address(report.member))
+        outcome, row = self._ready(
+            session, result, key, partial(self._report_check, report.member, report.epoch)
+        )
+        if outcome is not None:
+            return None
+        try:
+            body = SubmitReport.from_cell(report.body)
+        except Exception as exc:
+            # A body that does not parse fails alone, before it could spoil a batch.
+            unreadable = ValueError(f"the oracle's signed body does not parse: {exc}")
+            self._record_failure(
+                session, result, row=row, key=key, exc=unreadable, now=self._now_ms()
             )
+            return None
+        return _Due(key, row, body)
+
+    def _relay_batch(self, session: Session, result: StepResult, batch: Sequence[_Due]) -> None:
+        """Send ``batch`` as one ``SubmitReport`` chain and record every member's outcome."""
+        rows = self._intend(session, [(due.key, due.row) for due in batch])
+        message = batch_message([due.body for due in batch], batch[0].body.query_id)
+        try:
+            trace = self.wallet.send(
+                self.pool.distribution, report_value(len(batch)), message.to_cell()
+            )
+        except Exception as exc:
+            # The message may or may not have left: no member of it is retried before it could
+            # have landed, and then the chain says, member by member, what is left to send.
+            now = self._now_ms()
+            for due, row in zip(batch, rows, strict=True):
+                self._record_failure(
+                    session,
+                    result,
+                    row=row,
+                    key=due.key,
+                    exc=exc,
+                    now=now,
+                    unknown=True,
+                    count=False,
+                )
+            epoch = batch[0].key.epoch
+            self._failed(result, f"report epoch {epoch} (batch of {len(batch)}): {exc}")
+            return
+        submit = self._submit_transaction(trace)
+        if len(batch) > 1 and submit is not None and not submit.success:
+            # The contract checks every report of a batch and refuses the whole batch for one
+            # bad report (a signature off the oracle set, say), so nothing of it counted and
+            # its value came back. Rather than guess which report it was (the exit code does
+            # not say), relay each of them alone, now, while the window is open: the good ones
+            # count, the bad one fails on its own row and is retried alone, with backoff.
+            log.warning(
+                "report batch refused; relaying its reports one by one",
+                extra={
+                    "event": KIND_REPORT,
+                    "epoch": batch[0].key.epoch,
+                    "reports": len(batch),
+                    "tx": submit.hash,
+                    "error": _codes([submit]),
+                },
+            )
+            for due, row in zip(batch, rows, strict=True):
+                self._relay_batch(session, result, [_Due(due.key, row, due.body)])
+            return
+        self._record_batch(session, result, batch, rows, trace=trace, submit=submit)
+
+    def _submit_transaction(self, trace: Trace) -> Transaction | None:
+        """The distribution's transaction of the relayed ``SubmitReport`` (None: it never got
+        there, e.g. the keeper's wallet could not send)."""
+        found = trace.find_all(self.pool.distribution, SubmitReport.PREFIX)
+        return next((tx for tx in found if tx.in_message and not tx.in_message.bounced), None)
+
+    def _record_batch(
+        self,
+        session: Session,
+        result: StepResult,
+        batch: Sequence[_Due],
+        rows: Sequence[Action],
+        *,
+        trace: Trace,
+        submit: Transaction | None,
+    ) -> None:
+        failed = trace.failed()
+        first = trace.transactions[0].hash if trace.transactions else None
+        now = self._now_ms()
+        if submit is None or not submit.success:
+            # Nothing of it counted: each member failed, with the trace's exit codes. Only a
+            # refusal by the distribution marks the report as refused (sent alone next time);
+            # a message that never got there (the wallet failed) says nothing about the report.
+            why = REFUSED if submit is not None else "not delivered:"
+            error = RuntimeError(f"{why} {_codes(failed)}")
+            for due, row in zip(batch, rows, strict=True):
+                row.tx_hash = first
+                self._record_failure(session, result, row=row, key=due.key, exc=error, now=now)
+            return
+        # Every report of the batch counted and went on to its member's contract as ApplyReport,
+        # which records the slip or refuses it (the refusal bounces, and the distribution takes
+        # the report back out). A member's outcome is its own contract's transaction.
+        contract_of = {
+            due.key.member: raw_address(self.pool.participant_address(Address(due.key.member)))
+            for due in batch
+        }
+        mine = set(contract_of.values())
+        refused_at: dict[str, list[Transaction]] = {}
+        for tx in failed:
+            refused_at.setdefault(tx.address_raw, []).append(tx)
+        applied = 0
+        for due, row in zip(batch, rows, strict=True):
+            row.tx_hash = first
+            own = refused_at.get(contract_of[due.key.member])
+            if own:
+                refused = RuntimeError(f"{REFUSED} {_codes(own)}")
+                self._record_failure(session, result, row=row, key=due.key, exc=refused, now=now)
+            else:
+                self._record_sent(session, result, row, due.key, now)
+                applied += 1
+        result.report_batches += 1
+        self.metrics.inc("report_batches")
+        log.info(
+            "report batch sent",
+            extra={
+                "event": KIND_REPORT,
+                "epoch": batch[0].key.epoch,
+                "reports": len(batch),
+                "applied": applied,
+                "tx": first,
+            },
+        )
+        others = [tx for tx in failed if tx.address_raw not in mine]
+        if others:
+            # Not any member's contract (a bounce that failed on its way back, say): the reports
+            # are in, but somebody should look at it.
+            self._failed(result, f"report epoch {batch[0].key.epoch}: {_codes(others)}")
 
     def _report_check(self, member: Address, epoch: int) -> Check:
         try:
@@ -404,61 +592,88 @@ class Keeper:
         check: Callable[[], Check],
         send: Callable[[], Trace],
     ) -> Outcome:
-        kind, epoch, member = key
-        row = self._row(session, kind, epoch, member)
-        if row is not None and row.state in FINAL_STATES:
-            return Outcome.DONE if row.state == STATE_DONE else Outcome.SKIPPED
-        now = self._now_ms()
-        if row is not None and row.next_attempt_ms > now:
-            result.waiting += 1
-            return Outcome.WAITING
-        if row is not None and self._in_flight(row, now):
-            result.waiting += 1
-            return Outcome.WAITING
-        fields = {"event": kind, "epoch": epoch, "member": member or None}
-        try:
-            verdict = check()
-        except Exception as exc:
-            return self._record_failure(session, result, row=row, key=key, exc=exc, now=now)
-        if verdict.verdict is Verdict.WAIT:
-            result.waiting += 1
-            log.debug("waiting", extra={**fields, "reason": verdict.note})
-            return Outcome.WAITING
-        if verdict.verdict in (Verdict.DONE, Verdict.SKIP):
-            row = row or self._new_row(session, kind, epoch, member, now)
-            return self._finish(session, row, verdict, now)
-
-        # The intent, durable before the message leaves: a restart will ask the chain first.
-        row = row or self._new_row(session, kind, epoch, member, now)
-        row.state = STATE_SENDING
-        row.attempts += 1
-        row.sent_at_ms = now
-        row.updated_ms = now
-        session.commit()
+        outcome, row = self._ready(session, result, key, check)
+        if outcome is not None:
+            return outcome
+        [row] = self._intend(session, [(key, row)])
         try:
             trace = send()
         except Exception as exc:
             # The message may or may not have left: never retry before it could have landed.
+            now = self._now_ms()
             return self._record_failure(
                 session, result, row=row, key=key, exc=exc, now=now, unknown=True
             )
-        first = trace.transactions[0].hash if trace.transactions else None
-        failed = trace.failed()
         done = self._now_ms()
-        row.tx_hash = first
-        row.updated_ms = done
+        row.tx_hash = trace.transactions[0].hash if trace.transactions else None
+        failed = trace.failed()
         if failed:
-            codes = ", ".join(f"{tx.address_raw[:10]}… exit {tx.exit_code}" for tx in failed)
-            refused = RuntimeError(f"refused: {codes}")
+            refused = RuntimeError(f"{REFUSED} {_codes(failed)}")
             return self._record_failure(session, result, row=row, key=key, exc=refused, now=done)
+        return self._record_sent(session, result, row, key, done)
+
+    def _ready(
+        self, session: Session, result: StepResult, key: ActionKey, check: Callable[[], Check]
+    ) -> tuple[Outcome | None, Action | None]:
+        """Whether ``key`` is to be sent now: (None, its row if any), or (the outcome, ...)
+        with the outcome recorded when it is final or a failure."""
+        kind, epoch, member = key
+        row = self._row(session, kind, epoch, member)
+        if row is not None and row.state in FINAL_STATES:
+            return (Outcome.DONE if row.state == STATE_DONE else Outcome.SKIPPED), row
+        now = self._now_ms()
+        if row is not None and row.next_attempt_ms > now:
+            result.waiting += 1
+            return Outcome.WAITING, row
+        if row is not None and self._in_flight(row, now):
+            result.waiting += 1
+            return Outcome.WAITING, row
+        try:
+            verdict = check()
+        except Exception as exc:
+            failed = self._record_failure(session, result, row=row, key=key, exc=exc, now=now)
+            return failed, row
+        if verdict.verdict is Verdict.WAIT:
+            result.waiting += 1
+            fields = {"event": kind, "epoch": epoch, "member": member or None}
+            log.debug("waiting", extra={**fields, "reason": verdict.note})
+            return Outcome.WAITING, row
+        if verdict.verdict in (Verdict.DONE, Verdict.SKIP):
+            row = row or self._new_row(session, kind, epoch, member, now)
+            return self._finish(session, row, verdict, now), row
+        return None, row
+
+    def _intend(
+        self, session: Session, actions: Sequence[tuple[ActionKey, Action | None]]
+    ) -> list[Action]:
+        """The intents, durable before the message leaves: a restart will ask the chain first.
+        One commit for a whole batch, so its members are all ``sending`` or none is."""
+        now = self._now_ms()
+        rows: list[Action] = []
+        for (kind, epoch, member), found in actions:
+            row = found or self._new_row(session, kind, epoch, member, now)
+            row.state = STATE_SENDING
+            row.attempts += 1
+            row.sent_at_ms = now
+            row.updated_ms = now
+            rows.append(row)
+        session.commit()
+        return rows
+
+    def _record_sent(
+        self, session: Session, result: StepResult, row: Action, key: ActionKey, now: int
+    ) -> Outcome:
+        kind, epoch, member = key
         row.state = STATE_DONE
         row.failures = 0
         row.note = "sent"
+        row.updated_ms = now
         session.commit()
         attr, counter = _COUNTER_OF[kind]
         setattr(result, attr, getattr(result, attr) + 1)
         self.metrics.inc(counter)
-        log.info(f"{kind} sent", extra={**fields, "tx": first, "attempt": row.attempts})
+        fields = {"event": kind, "epoch": epoch, "member": member or None}
+        log.info(f"{kind} sent", extra={**fields, "tx": row.tx_hash, "attempt": row.attempts})
         return Outcome.SENT
 
     def _in_flight(self, row: Action, now: int) -> bool:
@@ -503,7 +718,10 @@ class Keeper:
         exc: Exception,
         now: int,
         unknown: bool = False,
+        count: bool = True,
     ) -> Outcome:
+        """Record a failed try on ``key``'s row, retried after a backoff; ``count``: also count
+        and log it as a failure (a batch counts its common failure once)."""
         kind, epoch, member = key
         row = row or self._new_row(session, kind, epoch, member, now)
         row.failures += 1
@@ -517,8 +735,9 @@ class Keeper:
         row.next_attempt_ms = now + int(delay * 1000)
         row.updated_ms = now
         session.commit()
-        what = f"{kind} epoch {epoch} {member}".strip()  # no member: no stray space
-        self._failed(result, f"{what}: {exc}")
+        if count:
+            what = f"{kind} epoch {epoch} {member}".strip()  # no member: no stray space
+            self._failed(result, f"{what}: {exc}")
         return Outcome.FAILED
 
     # -- cursors --------------------------------------------------------------------------
@@ -534,6 +753,16 @@ class Keeper:
         elif row.value < value:
             row.value = value
         session.commit()
+
+
+def _codes(failed: Sequence[Transaction]) -> str:
+    return ", ".join(f"{tx.address_raw[:10]}… exit {tx.exit_code}" for tx in failed)
+
+
+def _was_refused(row: Action | None) -> bool:
+    return (
+        row is not None and row.state == STATE_FAILED and (row.last_error or "").startswith(REFUSED)
+    )
 
 
 def run_loop(

@@ -1,7 +1,7 @@
 """Prometheus metrics of the keeper, in the text exposition format (0.0.4), and the HTTP
 server that serves them (``/metrics``) with a liveness check (``/healthz``).
 
-Written by hand: four counters and a few gauges need no client library, and the keeper
+Written by hand: a handful of counters and gauges need no client library, and the keeper
 stays free of another dependency.
 """
 
@@ -30,6 +30,11 @@ COUNTERS = (
     _Spec("epochs_closed", "counter", "Epochs this keeper closed (CloseEpoch it sent)."),
     _Spec("epochs_finalized", "counter", "Epochs this keeper finalized."),
     _Spec("reports_relayed", "counter", "Signed oracle reports this keeper relayed."),
+    _Spec(
+        "report_batches",
+        "counter",
+        "SubmitReport messages (batches of reports) the distribution accepted from this keeper.",
+    ),
     _Spec("payouts_sent", "counter", "Payout cranks this keeper sent."),
     _Spec("failures", "counter", "Failed keeper actions (errors and refused transactions)."),
 )

@@ -1,7 +1,8 @@
 """Signed epoch reports, stored once per (epoch, member) for any relayer to send.
 
 The stored body is the ``SubmitReport`` message body exactly as ``Pool.submit_report``
-sends it: a relayer sends it to the RewardDistribution contract with ``REPORT_FEE``.
+sends it: a relayer sends it to the RewardDistribution contract with ``report_value(1)``, or
+chains several into one batch (``contracts.reports.batch_message``).
 ed25519 signatures are deterministic and the query id is the epoch, so recomputing the
 same metrics reproduces the same BOC byte for byte.
 """
