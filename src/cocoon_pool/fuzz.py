@@ -85,10 +85,6 @@ BODY_KINDS = (
 )
 _KIND_WEIGHTS = (40, 14, 10, 10, 5, 5, 4, 12)
 
-# TVM's bounce body prefixes (not pool opcodes): a plain bounce carries 0xFFFFFFFF and the
-# first 256 bits of the message; Tolk's rich bounce is the stdlib struct RichBounceBody.
-PLAIN_BOUNCE_PREFIX = 0xFFFFFFFF
-RICH_BOUNCE_PREFIX = 0xFFFFFFFE
 _CELL_BITS = 1023
 
 # A refused bounceable message may stay on the account when what is left after the compute
@@ -490,7 +486,7 @@ class MessageGenerator:
     def unknown_op(self, src: Source) -> int:
         while True:
             op = src.integer(1, (1 << 32) - 1)
-            if op not in self.prefixes and op not in (PLAIN_BOUNCE_PREFIX, RICH_BOUNCE_PREFIX):
+            if op not in self.prefixes and op not in (m.PLAIN_BOUNCE_PREFIX, m.RICH_BOUNCE_PREFIX):
                 return op
 
     def body(self, src: Source, kind: str) -> tuple[str, Cell | None, type[TlbStruct] | None]:
@@ -537,7 +533,7 @@ class MessageGenerator:
         s = original.begin_parse()
         if src.integer(0, 2) == 0:
             keep = min(256, s.remaining_bits)
-            b = begin_cell().store_uint(PLAIN_BOUNCE_PREFIX, 32)
+            b = begin_cell().store_uint(m.PLAIN_BOUNCE_PREFIX, 32)
             if keep:
                 b.store_uint(s.load_uint(keep), keep)
             return cls.__name__, b.end_cell()
@@ -552,7 +548,7 @@ class MessageGenerator:
         )
         b = (
             begin_cell()
-            .store_uint(RICH_BOUNCE_PREFIX, 32)
+            .store_uint(m.RICH_BOUNCE_PREFIX, 32)
             .store_ref(root_only.end_cell())
             .store_ref(info)
             .store_uint(src.integer(0, 4), 8)

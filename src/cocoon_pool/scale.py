@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cocoon_pool import economics as econ
 from cocoon_pool.chain.emulator import EmulatedChain, Wallet
@@ -255,6 +255,15 @@ def python_peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+class Op(NamedTuple):
+    """One operation's trace; ``members``: how many members it served (a batch of reports),
+    over which its gas is counted."""
+
+    name: str
+    trace: Trace
+    members: int = 1
+
+
 class ScaleRun:
     def __init__(self, config: ScaleConfig, progress: ProgressCallback | None = None) -> None:
         config.validate()
@@ -277,8 +286,6 @@ class ScaleRun:
         if config.plain_wallets:
             chain.use_plain_wallets(chain.wallets.values())
         self.gas: dict[str, GasRange] = {}
-        # Traces that carry several members (a batch of reports): their gas counts per member.
-        self.batch_members: dict[int, int] = {}
         self.phases: list[Phase] = []
         self.checks = 0
         self.mismatches: list[str] = []
@@ -332,8 +339,8 @@ class ScaleRun:
         self,
         name: str,
         count: int,
-        build: Callable[[Sequence[int]], list[tuple[str, Trace]]],
-        after: Callable[[Sequence[int], list[tuple[str, Trace]]], None] | None = None,
+        build: Callable[[Sequence[int]], list[Op]],
+        after: Callable[[Sequence[int], list[Op]], None] | None = None,
         multiple_of: int = 1,
     ) -> None:
         """Run ``build`` over members in batches, pipelined: the helper runs batch k while
@@ -341,7 +348,7 @@ class ScaleRun:
         are rounded up to a multiple of it (report batches must not be cut in two)."""
         size = -(-self.config.batch // multiple_of) * multiple_of
         chunks = [range(i, min(i + size, count)) for i in range(0, count, size)]
-        pending: tuple[Any, Sequence[int], list[tuple[str, Trace]]] | None = None
+        pending: tuple[Any, Sequence[int], list[Op]] | None = None
         for k, chunk in enumerate([*chunks, None]):
             nxt = None
             if chunk is not None:
@@ -358,8 +365,8 @@ class ScaleRun:
             if pending is not None:
                 batch_k, chunk_k, ops_k = pending
                 batch_k.wait()
-                for operation, trace in ops_k:
-                    self.record(operation, trace, self.batch_members.pop(id(trace), 1))
+                for op in ops_k:
+                    self.record(op.name, op.trace, op.members)
                 if after is not None:
                     after(chunk_k, ops_k)
                 self.drain()
@@ -386,13 +393,13 @@ class ScaleRun:
             self.members += made
         self.excluded |= {raw_address(w.address) for w in self.members}
 
-        def register(chunk: Sequence[int]) -> list[tuple[str, Trace]]:
-            ops: list[tuple[str, Trace]] = []
+        def register(chunk: Sequence[int]) -> list[Op]:
+            ops: list[Op] = []
             for i in chunk:
                 w = self.members[i]
-                ops.append(("register", pool.register(w, sb.params.min_stake)))
-                ops.append(("bind_worker", pool.bind_worker(w, w.address)))
-                ops.append(("verify_member", pool.verify_member(sb.admin, w.address)))
+                ops.append(Op("register", pool.register(w, sb.params.min_stake)))
+                ops.append(Op("bind_worker", pool.bind_worker(w, w.address)))
+                ops.append(Op("verify_member", pool.verify_member(sb.admin, w.address)))
             return ops
 
         with self.phase("register + bind + verify", 3 * n):
@@ -468,14 +475,13 @@ class ScaleRun:
 
         size = cheap_batch_size(1)
 
-        def report(chunk: Sequence[int]) -> list[tuple[str, Trace]]:
+        def report(chunk: Sequence[int]) -> list[Op]:
             # As the keeper relays them: batches of the size whose signature checks stay cheap.
             groups = [chunk[k : k + size] for k in range(0, len(chunk), size)]
-            ops: list[tuple[str, Trace]] = []
+            ops: list[Op] = []
             for group in groups:
                 trace = sb.report_batch(epoch, [(self.members[i], metrics[i]) for i in group])
-                self.batch_members[id(trace)] = len(group)
-                ops.append(("report", trace))
+                ops.append(Op("report", trace, len(group)))
             return ops
 
         with self.phase(f"epoch {epoch}: reports", n):
@@ -488,15 +494,15 @@ class ScaleRun:
             closed.received, pool.ledger().commission_bps, finalized.reserve_in, metrics
         )
 
-        def payout(chunk: Sequence[int]) -> list[tuple[str, Trace]]:
+        def payout(chunk: Sequence[int]) -> list[Op]:
             return [
-                ("payout", pool.crank_payout(sb.keeper, self.members[i].address, epoch))
+                Op("payout", pool.crank_payout(sb.keeper, self.members[i].address, epoch))
                 for i in chunk
             ]
 
-        def compare(chunk: Sequence[int], ops: list[tuple[str, Trace]]) -> None:
-            for i, (_, trace) in zip(chunk, ops, strict=True):
-                settled = self._single(trace, RewardSettled)
+        def compare(chunk: Sequence[int], ops: list[Op]) -> None:
+            for i, op in zip(chunk, ops, strict=True):
+                settled = self._single(op.trace, RewardSettled)
                 if settled.payout != expected.shares[i].payout:
                     self.mismatches.append(
                         f"epoch {epoch} member {i}: chain {settled.payout} "

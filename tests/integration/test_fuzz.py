@@ -24,7 +24,6 @@ from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.reports import report_value
 from cocoon_pool.fuzz import (
     BODY_KINDS,
-    PLAIN_BOUNCE_PREFIX,
     TARGETS,
     FuzzEngine,
     FuzzMessage,
@@ -156,7 +155,7 @@ def test_conservation_check_catches_value_the_books_miss(world: FuzzWorld) -> No
     engine = FuzzEngine(world)
     body = (
         begin_cell()
-        .store_uint(PLAIN_BOUNCE_PREFIX, 32)
+        .store_uint(m.PLAIN_BOUNCE_PREFIX, 32)
         .store_uint(m.CloseEpoch.PREFIX or 0, 32)
         .store_uint(0, 64)
         .end_cell()

@@ -37,7 +37,7 @@ from tracing import assert_refused_and_refunded, gain, one_event, payer_cost, sa
 RESERVE = fee("PARTICIPANT_STORAGE_RESERVE")
 REGISTER_FEE = fee("REGISTER_FEE")
 ADMIN_OP_FEE = fee("ADMIN_OP_FEE")
-RICH_BOUNCE_OP = 0xFFFFFFFE
+RICH_BOUNCE_OP = m.RICH_BOUNCE_PREFIX
 BOUNCE_OP = 0xFFFFFFFF
 MASTERCHAIN_SENDER = Address("-1:" + "11" * 32)
 

@@ -21,6 +21,7 @@ from cocoon_pool.contracts.codec import (
     u,
 )
 from cocoon_pool.contracts.messages import (
+    RICH_BOUNCE_PREFIX,
     ApplyReport,
     CreditPending,
     PayPending,
@@ -362,10 +363,6 @@ def derived_events(tx: Transaction) -> list[Event]:
                 )
             ]
     return []
-
-
-RICH_BOUNCE_PREFIX = 0xFFFFFFFE
-"""Tolk's ``RichBounceBody``: the prefix, then the original body's root cell as a ref."""
 
 
 def _refused_contribution(bounced: Cell, participant: Address | None) -> list[Event]:

@@ -27,6 +27,12 @@ from cocoon_pool.contracts.codec import (
 # ---------------------------------------------------------------- Cocoon (DESIGN.md §5)
 
 
+PLAIN_BOUNCE_PREFIX = 0xFFFFFFFF
+"""A plain bounce: the prefix, then the first 256 bits of the refused message's body."""
+RICH_BOUNCE_PREFIX = 0xFFFFFFFE
+"""Tolk's ``RichBounceBody``: the prefix, then the refused message's body root cell as a ref."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CocoonPayout(TlbStruct):
     PREFIX: ClassVar[int | None] = 0xC59A7CD3

@@ -227,13 +227,10 @@ class Pool:
         value: int | None = None,
     ) -> Trace:
         """Relay one member's signed report for ``epoch`` (anyone may relay it). ``signer``: the
-        single oracle key (index 0), or (index, signer) pairs for a k-of-n quorum."""
-        report = build_report(self.distribution, epoch, member, metrics, self.chain.global_id)
-        signers = [(0, signer)] if isinstance(signer, OracleSigner) else list(signer)
-        body = quorum_message(report, signers, self.next_query_id())
-        return relayer.send(
-            self.distribution, report_value(1) if value is None else value, _body(body)
-        )
+        single oracle key (index 0), or (index, signer) pairs for a k-of-n quorum. A batch of
+        one."""
+        signed = self.signed_report(signer, member, epoch, metrics)
+        return self.submit_reports(relayer, [signed], value=value)
 
     def submit_reports(
         self,

@@ -370,10 +370,13 @@ class Keeper:
             # said no) goes alone, so that it cannot take a batch of good ones down with it
             # again; it costs its own message only while it keeps failing.
             (alone if _was_refused(due.row) else fresh).append(due)
-        size = self.settings.report_batch_size or cheap_batch_size(
-            self.pool.pool_info().oracle_quorum
-        )
-        batches = [fresh[i : i + size] for i in range(0, len(fresh), size)]
+        batches: list[list[_Due]] = []
+        if fresh:
+            # The quorum is read only when there is something to batch (one get-method call).
+            size = self.settings.report_batch_size or cheap_batch_size(
+                self.pool.pool_info().oracle_quorum
+            )
+            batches = [fresh[i : i + size] for i in range(0, len(fresh), size)]
         for batch in [*batches, *([due] for due in alone)]:
             self._relay_batch(session, result, batch)
 
