@@ -572,8 +572,6 @@ def mismatches(model: PoolModel, view: ChainView) -> list[str]:
     check("pool status", pool.status, model.status)
     check("pool commission_bps", pool.commission_bps, model.operator_commission_bps)
     check("pool min_stake", pool.min_stake, model.min_stake)
-    check("pool member_count", pool.member_count, model.member_count)
-    check("pool total_stake", pool.total_stake, model.total_stake)
     check("change pending", view.change.exists, model.change is not None)
     if model.change is not None:
         check("change apply_after", view.change.apply_after, model.change.apply_after)

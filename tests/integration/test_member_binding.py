@@ -288,9 +288,10 @@ def test_verify_member_carries_no_address(sandbox: PoolSandbox) -> None:
     trace = sb.admin.send(pool.operator, fee("ADMIN_OP_FEE"), old_layout).assert_success()
     mark = trace.find(pool.participant_address(alice.address), m.MarkVerified.PREFIX)
     assert mark.in_message is not None
-    # Only a flag reaches the member's contract (the old worker's first bit reads as `true`).
+    # Only a flag and where the change goes (the admin, named by the pool contract itself)
+    # reach the member's contract (the old worker's first bit reads as `true`).
     assert m.MarkVerified.from_cell(mark.in_message.body) == m.MarkVerified(
-        query_id=9, verified=True
+        query_id=9, verified=True, excess_to=sb.admin.address
     )
     info = pool.participant_info(alice.address)
     assert same(info.worker, alice.address) and same(info.node_wallet, alice_node)
@@ -314,10 +315,10 @@ def test_verifying_before_binding_fails_and_the_admins_value_returns(
     assert mark.exit_code == code("NOT_BOUND") and mark.bounced
     assert trace.find(pool.registry, RICH_BOUNCE_OP).success
     assert trace_events(trace, MemberVerified) == []
-    # The change goes back to the pool, as a successful verification's does: the admin pays
-    # the fees only.
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
-    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address) + operator_kept
+    # The value goes back to the admin, as a successful verification's change does: the
+    # admin pays the fees only, and the pool contract keeps nothing.
+    assert gain(chain, trace, pool.operator, operator_before) == 0
+    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address)
     assert pool.participant_info(alice.address) == info_before
     assert not info_before.verified and info_before.worker is None
     assert chain.get_balance(target) == participant_before - storage_paid(trace, target)

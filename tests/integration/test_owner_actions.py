@@ -465,10 +465,13 @@ def test_the_member_binds_and_the_verification_carries_only_the_flag(sandbox: Po
     assert isinstance(verify, m.VerifyMember)
     q = verify.query_id
     assert verify == m.VerifyMember(query_id=q, member=member.address, verified=True)
+    admin = sb.admin.address
     assert hop(trace, pool.registry, m.ForwardVerification) == m.ForwardVerification(
-        query_id=q, member=member.address, verified=True
+        query_id=q, member=member.address, verified=True, excess_to=admin
     )
-    assert hop(trace, participant, m.MarkVerified) == m.MarkVerified(query_id=q, verified=True)
+    assert hop(trace, participant, m.MarkVerified) == m.MarkVerified(
+        query_id=q, verified=True, excess_to=admin
+    )
     verified = one_event(trace, MemberVerified, participant)
     assert same(verified.member, member.address) and same(verified.worker, worker)
     info = pool.participant_info(member.address)
@@ -480,9 +483,14 @@ def test_the_member_binds_and_the_verification_carries_only_the_flag(sandbox: Po
     [
         m.VerifyMember(query_id=1, member=Address("0:" + "01" * 32), verified=True),
         m.VerifyMember(query_id=2, member=Address("0:" + "01" * 32), verified=False),
-        m.ForwardVerification(query_id=3, member=Address("-1:" + "04" * 32), verified=True),
-        m.MarkVerified(query_id=4, verified=True),
-        m.MarkVerified(query_id=5, verified=False),
+        m.ForwardVerification(
+            query_id=3,
+            member=Address("-1:" + "04" * 32),
+            verified=True,
+            excess_to=Address("0:" + "07" * 32),
+        ),
+        m.MarkVerified(query_id=4, verified=True, excess_to=Address("-1:" + "08" * 32)),
+        m.MarkVerified(query_id=5, verified=False, excess_to=Address("0:" + "07" * 32)),
         m.BindWorker(query_id=11, worker=Address("0:" + "05" * 32)),
         m.BindWorker(
             query_id=12, worker=Address("0:" + "05" * 32), node_wallet=Address("-1:" + "06" * 32)

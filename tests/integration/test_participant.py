@@ -110,8 +110,8 @@ def test_lifecycle_register_verify_leave_withdraw_and_return(sandbox: PoolSandbo
     assert chain.get_balance(participant) == stake + RESERVE
     assert pool.participant_info(alice.address).verified
 
-    # Unregister: status and unbonding time here; count, total and pool notice in the registry;
-    # the member gets back all but the fees and the notice the pool keeps.
+    # Unregister: status and unbonding time here; count and total in the registry; the member
+    # gets back all but the fees (the pool contract is not involved).
     wallet_before = alice.balance
     operator_before = chain.get_balance(pool.operator)
     trace = pool.unregister(alice).assert_success()
@@ -122,15 +122,14 @@ def test_lifecycle_register_verify_leave_withdraw_and_return(sandbox: PoolSandbo
     assert (left.stake, left.member_count) == (stake, 0)
     refund = trace.find(alice.address, m.ReturnExcesses.PREFIX)
     assert refund.in_message is not None and same(refund.in_message.src, pool.registry)
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
-    assert 0 < operator_kept <= fee("NOTIFY_VALUE")
-    assert wallet_before - alice.balance == operator_kept + payer_cost(trace, alice.address)
+    assert not trace.find_all(pool.operator)
+    assert chain.get_balance(pool.operator) == operator_before
+    assert wallet_before - alice.balance == payer_cost(trace, alice.address)
     assert chain.get_balance(participant) == stake + RESERVE - storage_paid(trace, participant)
     info = pool.participant_info(alice.address)
     assert (info.status, info.stake, info.unbond_at) == (UNBONDING, stake, unbond_at)
     registry = pool.registry_info()
     assert (registry.member_count, registry.total_stake) == (0, 0)
-    assert (pool.pool_info().member_count, pool.pool_info().total_stake) == (0, 0)
 
     chain.set_now(unbond_at - 1)
     refused_by_participant(
@@ -165,18 +164,14 @@ def test_lifecycle_register_verify_leave_withdraw_and_return(sandbox: PoolSandbo
     left_over = chain.get_balance(participant)
     trace = pool.register(alice, new_stake).assert_success()
     assert chain.get_balance(participant) == new_stake + RESERVE
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
+    assert gain(chain, trace, pool.operator, operator_before) == 0
     # A month of storage wore the registry below its floor: this caller tops it back up.
     registry_topped = gain(chain, trace, pool.registry, registry_before)
     assert chain.get_balance(pool.registry) == fee("REGISTRY_STORAGE_FLOOR")
     reserve_topped = RESERVE - (left_over - storage_paid(trace, participant))
     assert 0 < reserve_topped < RESERVE
     assert wallet_before - alice.balance == (
-        new_stake
-        + reserve_topped
-        + operator_kept
-        + registry_topped
-        + payer_cost(trace, alice.address)
+        new_stake + reserve_topped + registry_topped + payer_cost(trace, alice.address)
     )
     info = pool.participant_info(alice.address)
     assert (info.status, info.stake, info.unbond_at) == (ACTIVE, new_stake, 0)
@@ -293,7 +288,7 @@ def privileged(kind: str, sb: PoolSandbox, member: Address) -> Cell:
             query_id=1, stake=ton(1), member=member, distribution=sb.pool.distribution,
             unbonding_seconds=0,
         ),
-        "MarkVerified": m.MarkVerified(query_id=1, verified=True),
+        "MarkVerified": m.MarkVerified(query_id=1, verified=True, excess_to=keeper),
         "ApplyReport": m.ApplyReport(
             query_id=1, epoch=9, contribution=1, penalty_bps=0, bonus_bps=1_000,
             running_seconds=1, gpu_score=1, uptime_bps=10_000, outages=0, excess_to=keeper,
@@ -434,8 +429,8 @@ def test_verifying_an_empty_participant_is_refused_and_refunded(sandbox: PoolSan
     mark = trace.find(target, m.MarkVerified.PREFIX)
     assert mark.exit_code == code("NOT_REGISTERED") and mark.bounced
     assert trace.find(pool.registry, RICH_BOUNCE_OP).success
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
-    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address) + operator_kept
+    assert gain(chain, trace, pool.operator, operator_before) == 0
+    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address)
     assert not pool.participant_info(alice.address).verified
 
 

@@ -123,25 +123,22 @@ def test_register_keeps_stake_and_reserve_and_refunds_the_rest(
     init = trace.find(participant, m.InitParticipant.PREFIX)
     assert init.orig_status in ("nonexist", "uninit") and init.end_status == "active"
     assert chain.get_balance(participant) == stake + RESERVE
-    # The excess goes back to the member, from the Participant, in this same trace.
+    # The excess rides with the confirmation and goes back to the member from the registry,
+    # in this same trace: one change message, and the pool contract is not involved.
     refund = trace.find(alice.address, m.ReturnExcesses.PREFIX)
-    assert refund.in_message is not None and same(refund.in_message.src, participant)
+    assert refund.in_message is not None and same(refund.in_message.src, pool.registry)
     assert refund.in_message.value > value_extra
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
-    # The member paid the stake, the reserve, the fees, and what the pool kept of the notice.
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
-    assert 0 < operator_kept < fee("JOIN_CONFIRM_VALUE")
-    assert wallet_before - alice.balance == (
-        stake + RESERVE + operator_kept + payer_cost(trace, alice.address)
-    )
+    assert not trace.find_all(pool.operator)
+    assert chain.get_balance(pool.operator) == operator_before
+    # The member paid the stake, the reserve and the fees, nothing else.
+    assert wallet_before - alice.balance == stake + RESERVE + payer_cost(trace, alice.address)
 
     joined = one_event(trace, MemberJoined, pool.registry)
     assert same(joined.member, alice.address)
     assert (joined.stake, joined.member_count) == (stake, 1)
     registry = pool.registry_info()
     assert (registry.member_count, registry.total_stake, registry.ever_joined) == (1, stake, 1)
-    info = pool.pool_info()
-    assert (info.member_count, info.total_stake) == (1, stake)
     member = pool.participant_info(alice.address)
     assert member.registered and same(member.member, alice.address)
     assert same(member.registry, pool.registry)
@@ -172,8 +169,6 @@ def test_counts_and_totals_follow_joins_and_leaves(sandbox: PoolSandbox) -> None
     registry = pool.registry_info()
     expected = (2, stakes["a"] + stakes["c"], 3)
     assert (registry.member_count, registry.total_stake, registry.ever_joined) == expected
-    info = pool.pool_info()
-    assert (info.member_count, info.total_stake) == expected[:2]
 
     # Taking the stake out later does not count the member a second time.
     sb.chain.advance(sb.params.unbonding_seconds)
@@ -367,7 +362,7 @@ def privileged_pool_ops(sb: PoolSandbox) -> list[TlbStruct]:
         ),
         m.SetPaused(query_id=1, paused=True),
         m.UpdateRegistryConfig(query_id=1, min_stake=ton(1), closing=True),
-        m.ForwardVerification(query_id=1, member=member, verified=True),
+        m.ForwardVerification(query_id=1, member=member, verified=True, excess_to=member),
         m.UpgradeCode(query_id=1, code=begin_cell().store_uint(0, 8).end_cell()),
     ]
 
@@ -452,6 +447,12 @@ def test_verification_through_the_pool_is_admin_only(sandbox: PoolSandbox, sende
     assert not pool.participant_info(alice.address).verified
 
 
+def assert_change_straight_to_admin(sb: PoolSandbox, trace: Trace, participant: Address) -> None:
+    refund = trace.find(sb.admin.address, m.ReturnExcesses.PREFIX)
+    assert refund.in_message is not None and same(refund.in_message.src, participant)
+    assert len(trace.find_all(sb.pool.registry)) == len(trace.find_all(sb.pool.operator)) == 1
+
+
 def test_admin_verification_reaches_the_participant(sandbox: PoolSandbox) -> None:
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
     alice = sb.add_member("alice", verify=False)
@@ -467,9 +468,9 @@ def test_admin_verification_reaches_the_participant(sandbox: PoolSandbox) -> Non
     verified = one_event(trace, MemberVerified, participant)
     assert same(verified.member, alice.address) and same(verified.worker, worker)
     assert pool.participant_info(alice.address).verified
-    # Change goes Participant -> registry -> pool; neither child keeps any of it.
-    assert trace.find(pool.registry, m.ReturnExcesses.PREFIX).success
-    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    # The change goes from the member's contract straight back to the admin: the trace ends
+    # there (pool -> registry -> participant -> admin), and no contract keeps any of it.
+    assert_change_straight_to_admin(sb, trace, participant)
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
     assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
 
@@ -489,7 +490,7 @@ def test_admin_revocation_reaches_the_participant_and_keeps_the_stake(
     assert not trace_events(trace, MemberVerified)
     # Only the flag moves: stake, status and pending are the member's as before.
     assert pool.participant_info(alice.address) == replace(member_before, verified=False)
-    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    assert_change_straight_to_admin(sb, trace, participant)
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
     assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
     assert pool.registry_info().member_count == 1
@@ -500,11 +501,11 @@ def test_admin_revocation_reaches_the_participant_and_keeps_the_stake(
     assert pool.participant_info(alice.address) == member_before
 
 
-def test_verifying_before_the_member_bound_a_worker_bounces_back_to_the_pool(
+def test_verifying_before_the_member_bound_a_worker_bounces_back_to_the_admin(
     sandbox: PoolSandbox,
 ) -> None:
-    """New rule: verification needs the member's own BindWorker first (NOT_BOUND). The
-    refusal bounces to the registry, which passes the value on to the pool."""
+    """Verification needs the member's own BindWorker first (NOT_BOUND). The refusal bounces
+    to the registry, which returns the value to the admin who paid for it."""
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
     alice = sb.add_member("alice", verify=False)
     participant = pool.participant_address(alice.address)
@@ -518,18 +519,18 @@ def test_verifying_before_the_member_bound_a_worker_bounces_back_to_the_pool(
     assert mark.exit_code == code("NOT_BOUND") and mark.bounced
     assert [tx.success for tx in trace].count(False) == 1
     assert trace.find(pool.registry, RICH_BOUNCE_OP).success
-    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    refund = trace.find(sb.admin.address, m.ReturnExcesses.PREFIX)
+    assert refund.in_message is not None and same(refund.in_message.src, pool.registry)
     assert pool.participant_info(alice.address) == member_before
     assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
-    assert operator_kept > ADMIN_OP_FEE // 2
-    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address) + operator_kept
+    assert gain(chain, trace, pool.operator, operator_before) == 0
+    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address)
 
 
-def test_verifying_a_non_member_bounces_back_to_the_pool(sandbox: PoolSandbox) -> None:
+def test_verifying_a_non_member_bounces_back_to_the_admin(sandbox: PoolSandbox) -> None:
     """Before the fix MarkVerified was non-bounceable: the admin's value was left on an
-    uninit address nobody controls. Now it bounces and rejoins the operator balance."""
+    uninit address nobody controls. Now it bounces and goes back to the admin."""
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
     stranger = sb.wallet("stranger").address
     participant = pool.participant_address(stranger)
@@ -540,12 +541,12 @@ def test_verifying_a_non_member_bounces_back_to_the_pool(sandbox: PoolSandbox) -
     mark = trace.find(participant, m.MarkVerified.PREFIX)
     assert mark.compute_skipped == "no-state" and mark.bounced
     assert trace.find(pool.registry, RICH_BOUNCE_OP).success
-    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
+    refund = trace.find(sb.admin.address, m.ReturnExcesses.PREFIX)
+    assert refund.in_message is not None and same(refund.in_message.src, pool.registry)
     assert participant_status(chain, participant) == "nonexist"
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
-    operator_kept = gain(chain, trace, pool.operator, operator_before)
-    assert operator_kept > ADMIN_OP_FEE // 2
-    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address) + operator_kept
+    assert gain(chain, trace, pool.operator, operator_before) == 0
+    assert admin_before - sb.admin.balance == payer_cost(trace, sb.admin.address)
 
 
 # ---------------------------------------------------------------- other messages
@@ -558,8 +559,10 @@ def test_verifying_a_non_member_bounces_back_to_the_pool(sandbox: PoolSandbox) -
         begin_cell().store_uint(0, 32).store_snake_string("register me").end_cell(),
         m.StakeReturned(query_id=1, amount=ton(10)).to_cell(),
         m.CocoonPayout(query_id=1).to_cell(),
+        # No contract sends the registry change any more: the verification's goes to the admin.
+        m.ReturnExcesses(query_id=1).to_cell(),
     ],
-    ids=["unknown-op", "text-comment", "stake-returned", "cocoon-payout"],
+    ids=["unknown-op", "text-comment", "stake-returned", "cocoon-payout", "stray-excesses"],
 )
 def test_unknown_messages_are_refused(sandbox: PoolSandbox, body: Cell) -> None:
     # A comment is refused too: value sent here by mistake (say, a stake with a note) would
@@ -576,15 +579,6 @@ def test_plain_transfer_tops_up_the_registry(sandbox: PoolSandbox) -> None:
     tx = trace.find(pool.registry)
     assert chain.get_balance(pool.registry) == before + ton(1) - tx.total_fees
     assert pool.registry_info().member_count == 0
-
-
-def test_stray_excesses_are_passed_on_to_the_pool(sandbox: PoolSandbox) -> None:
-    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
-    before = chain.get_balance(pool.registry)
-    trace = sb.wallet("stranger").send(pool.registry, ton(1), m.ReturnExcesses().to_cell())
-    trace.assert_success()
-    assert trace.find(pool.operator, m.ReturnExcesses.PREFIX).success
-    assert chain.get_balance(pool.registry) == before - storage_paid(trace, pool.registry)
 
 
 def test_bounce_of_a_plain_message_is_ignored_not_misread(sandbox: PoolSandbox) -> None:

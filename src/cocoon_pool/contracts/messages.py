@@ -314,6 +314,7 @@ class ForwardVerification(TlbStruct):
     query_id: int = u(64)
     member: Address = addr()
     verified: bool = boolean()
+    excess_to: Address = addr()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -359,19 +360,11 @@ class LeaveConfirmed(TlbStruct):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MembershipChanged(TlbStruct):
-    PREFIX: ClassVar[int | None] = 0x7C0C0005
-    query_id: int = u(64)
-    joined: bool = boolean()
-    member_count: int = u(32)
-    total_stake: int = coins()
-
-
-@dataclass(frozen=True, kw_only=True)
 class MarkVerified(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0C0006
     query_id: int = u(64)
     verified: bool = boolean()
+    excess_to: Address = addr()
 
 
 # ---------------------------------------------------------------- Participant, from people

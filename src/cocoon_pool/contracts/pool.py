@@ -98,8 +98,6 @@ def operator_init_data(admin: Address, pauser: Address, params: PoolParams) -> C
         pool_id=params.pool_id,
         status=st.STATUS_UNDEPLOYED,
         operator_stake=0,
-        member_count=0,
-        total_stake=0,
         registry=None,
         distribution=None,
         config=params.config(),

@@ -79,8 +79,6 @@ class PoolOperatorStorage(TlbStruct):
     pool_id: int = u(32)
     status: int = u(8)
     operator_stake: int = coins()
-    member_count: int = u(32)
-    total_stake: int = coins()
     registry: Address | None = opt_addr()
     distribution: Address | None = opt_addr()
     config: PoolConfig = tl(Ref(PoolConfig))

@@ -61,8 +61,6 @@ class PoolInfo(StackView):
     min_payout: int = _int()
     operator_stake: int = _int()
     min_operator_stake: int = _int()
-    member_count: int = _int()
-    total_stake: int = _int()
     registry: Address | None = _addr()
     distribution: Address | None = _addr()
     oracle_quorum: int = _int()
