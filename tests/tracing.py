@@ -15,6 +15,15 @@ def one_event(trace: Trace, kind: type[E], address: Address | None = None) -> E:
     return found[0]
 
 
+def kept_of_value(trace: Trace, address: Address, value: int) -> int:
+    """What a contract keeps of a message that carried a fixed ``value`` for its gas and that
+    it does not answer (MarkVerified, ApplyReport): the value less its transaction's fees
+    (its own storage fee excluded: that came out of the balance it had)."""
+    (tx,) = trace.find_all(address)
+    assert not tx.internal_out, tx.describe()
+    return value - (tx.total_fees - tx.storage_fees)
+
+
 def trace_fees(trace: Trace) -> int:
     """Every nanoton the trace burned: transaction fees plus forward fees in transit."""
     return sum(tx.total_fees for tx in trace) + sum(

@@ -15,6 +15,7 @@ from cocoon_pool.contracts.messages import CollectCommission
 from cocoon_pool.contracts.reports import cheap_batch_size
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
+from cocoon_pool.scale import VERIFY_BATCH
 
 # Goals from the foundation issue (whole traces, wallets excluded).
 GAS_GOALS = {"cocoon_payout": 3_000, "register": 25_000, "report": 12_000, "payout": 12_000}
@@ -23,6 +24,7 @@ OPERATIONS = (
     "register",
     "bind_worker",
     "verify_member",
+    "verify_member_single",
     "owner_worker_register",
     "cocoon_payout",
     "close_epoch",
@@ -73,7 +75,14 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
     second = sb.wallet("probe-2")
     record("register", pool.register(probe, sb.params.min_stake))
     record("bind_worker", pool.bind_worker(probe, probe.address))
-    record("verify_member", pool.verify_member(sb.admin, probe.address))
+    record("verify_member_single", pool.verify_member(sb.admin, probe.address))
+    # "verify_member" is one member's share of a batch of VERIFY_BATCH, as the scale run
+    # verifies (rounded up).
+    unverified = [sb.add_member(f"probe-verify-{k}", verify=False) for k in range(VERIFY_BATCH)]
+    for w in unverified:
+        pool.bind_worker(w, w.address).assert_success()
+    trace = pool.verify_members(sb.admin, [w.address for w in unverified]).assert_success()
+    gas["verify_member"] = -(-sb.gas(trace) // VERIFY_BATCH)
     # The probe's "worker" is its own wallet: the pool's hops are what is measured.
     record("owner_worker_register", pool.owner_worker_register(sb.admin, probe.address))
     pool.register(second, sb.params.min_stake).assert_success()

@@ -39,7 +39,14 @@ from cocoon_pool.contracts import storage as st
 from cocoon_pool.contracts.build import POOL_CONTRACTS, contracts_dir, pool_contract_code
 from cocoon_pool.contracts.codec import TlbStruct
 from cocoon_pool.contracts.constants import fee, ton
-from cocoon_pool.contracts.pool import Pool, PoolParams, operator_code, operator_init_data
+from cocoon_pool.contracts.pool import (
+    MAX_MEMBERS_PER_VERIFY,
+    Pool,
+    PoolParams,
+    operator_code,
+    operator_init_data,
+    verify_value,
+)
 from cocoon_pool.contracts.reports import (
     MAX_REPORTS_PER_BATCH,
     OracleSigner,
@@ -447,6 +454,11 @@ def _life(log: ScenarioLog) -> None:
     s("owner unbound", lambda: pool.owner_worker_register(admin, unverified.address))
     s("revoke", lambda: pool.verify_member(admin, w1.address, verified=False))
     s("verify stranger", lambda: pool.verify_member(admin, sb.keeper.address))
+    batch = [w0.address, w1.address, unverified.address]
+    s("verify batch", lambda: pool.verify_members(admin, batch))
+    s("verify batch low", lambda: pool.verify_members(admin, batch, value=verify_value(2)))
+    too_many = [w0.address] * (MAX_MEMBERS_PER_VERIFY + 1)
+    s("verify batch too large", lambda: pool.verify_members(admin, too_many))
     # admin: pause, stake, commission, emergency, changes under the timelock
     call = pool.admin_call
     s("pause by pauser", lambda: call(sb.pauser, m.PausePool()))

@@ -40,6 +40,7 @@ from cocoon_pool.sandbox import PoolSandbox
 from tracing import (
     assert_refused_and_refunded,
     gain,
+    kept_of_value,
     one_event,
     payer_cost,
     same,
@@ -262,7 +263,7 @@ def test_no_pool_contract_binds_for_the_member(sandbox: PoolSandbox, src: str) -
 
 
 def test_verify_member_carries_no_address(sandbox: PoolSandbox) -> None:
-    """VerifyMember is {query_id, member, verified}. Even a body in the old layout, naming the
+    """VerifyMember is {query_id, member, verified, more}. Even a body in the old layout, naming the
     admin's worker and node wallet after the member, leaves the member's binding alone, and
     the withdrawal still pays the member from the wallet it bound."""
     sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
@@ -270,6 +271,7 @@ def test_verify_member_carries_no_address(sandbox: PoolSandbox) -> None:
         "query_id",
         "member",
         "verified",
+        "more",
     ]
     alice_node = node_wallet(sb, sb.wallet("alice"), "alice-node")
     alice = bound_member(sb, "alice", alice_node)
@@ -414,7 +416,9 @@ def test_a_revoked_member_keeps_stake_slips_and_pending_and_can_leave() -> None:
     # Revoking flips the flag and nothing else: stake, slips, pending and binding stay.
     assert pool.participant_info(alice.address) == dataclasses.replace(info_before, verified=False)
     assert pool.unclaimed(alice.address, 2) == slip
-    assert chain.get_balance(target) == balance_before - storage_paid(trace, target)
+    # The member's contract keeps what the MarkVerified carried beyond its gas.
+    kept = kept_of_value(trace, target, fee("VERIFY_APPLY_VALUE"))
+    assert chain.get_balance(target) == balance_before - storage_paid(trace, target) + kept
 
     # Its report for the open epoch no longer counts: refused, relay refunded, nothing added.
     reporting_before = pool.reporting_epoch()

@@ -32,7 +32,15 @@ from cocoon_pool.contracts.pool import PoolParams, pool_codes
 from cocoon_pool.contracts.reports import OracleSigner
 from cocoon_pool.errors import ChainError
 from cocoon_pool.sandbox import PoolSandbox
-from tracing import assert_refused_and_refunded, gain, one_event, payer_cost, same, storage_paid
+from tracing import (
+    assert_refused_and_refunded,
+    gain,
+    kept_of_value,
+    one_event,
+    payer_cost,
+    same,
+    storage_paid,
+)
 
 RESERVE = fee("PARTICIPANT_STORAGE_RESERVE")
 REGISTER_FEE = fee("REGISTER_FEE")
@@ -447,10 +455,19 @@ def test_verification_through_the_pool_is_admin_only(sandbox: PoolSandbox, sende
     assert not pool.participant_info(alice.address).verified
 
 
-def assert_change_straight_to_admin(sb: PoolSandbox, trace: Trace, participant: Address) -> None:
+def assert_verification_route(
+    sb: PoolSandbox, trace: Trace, participant: Address, participant_before: int
+) -> None:
+    """pool -> registry -> participant, the admin's change straight back from the registry;
+    the member's contract keeps what its MarkVerified carried beyond its gas."""
     refund = trace.find(sb.admin.address, m.ReturnExcesses.PREFIX)
-    assert refund.in_message is not None and same(refund.in_message.src, participant)
+    assert refund.in_message is not None and same(refund.in_message.src, sb.pool.registry)
     assert len(trace.find_all(sb.pool.registry)) == len(trace.find_all(sb.pool.operator)) == 1
+    kept = kept_of_value(trace, participant, fee("VERIFY_APPLY_VALUE"))
+    assert 0 < kept < fee("VERIFY_APPLY_VALUE")
+    assert sb.chain.get_balance(participant) == (
+        participant_before - storage_paid(trace, participant) + kept
+    )
 
 
 def test_admin_verification_reaches_the_participant(sandbox: PoolSandbox) -> None:
@@ -468,11 +485,8 @@ def test_admin_verification_reaches_the_participant(sandbox: PoolSandbox) -> Non
     verified = one_event(trace, MemberVerified, participant)
     assert same(verified.member, alice.address) and same(verified.worker, worker)
     assert pool.participant_info(alice.address).verified
-    # The change goes from the member's contract straight back to the admin: the trace ends
-    # there (pool -> registry -> participant -> admin), and no contract keeps any of it.
-    assert_change_straight_to_admin(sb, trace, participant)
+    assert_verification_route(sb, trace, participant, participant_before)
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
-    assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
 
 
 def test_admin_revocation_reaches_the_participant_and_keeps_the_stake(
@@ -490,9 +504,8 @@ def test_admin_revocation_reaches_the_participant_and_keeps_the_stake(
     assert not trace_events(trace, MemberVerified)
     # Only the flag moves: stake, status and pending are the member's as before.
     assert pool.participant_info(alice.address) == replace(member_before, verified=False)
-    assert_change_straight_to_admin(sb, trace, participant)
+    assert_verification_route(sb, trace, participant, participant_before)
     assert chain.get_balance(pool.registry) == registry_before - storage_paid(trace, pool.registry)
-    assert chain.get_balance(participant) == participant_before - storage_paid(trace, participant)
     assert pool.registry_info().member_count == 1
 
     # The binding stays, so the admin can verify again without the member doing anything.

@@ -50,6 +50,7 @@ TOLK_ONLY: dict[str, str] = {
     "ClaimSlip": "value of MemberState.unclaimed, an opaque dictionary; read via UnclaimedView",
     "ReportingEpoch": "behind DistributionStorage.reporting (opaque cell); read via ReportingView",
     "FinalEpoch": "value of FinalEpochs.older, an opaque dictionary; read via FinalEpochView",
+    "MemberLink": "a link of VerifyMember.more, built by messages.member_links (checked there)",
     # get-method results: StackView classes in views.py, checked by test_get_method_views
     "PoolInfo": "get-method result of poolInfo (views.PoolInfo)",
     "PendingChangeView": "get-method result of pendingChange (views.PendingChangeView)",

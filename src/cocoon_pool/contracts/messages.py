@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ton_core import Address, Cell, HashMap
+from ton_core import Address, Cell, HashMap, begin_cell
 
 from cocoon_pool.contracts.codec import (
     Bits,
@@ -225,6 +225,14 @@ class CollectCommission(TlbStruct):
     query_id: int = u(64, 0)
 
 
+def member_links(members: Sequence[Address]) -> Cell | None:
+    """Tolk's ``Cell<MemberLink>?`` chain: one ``{member, next}`` cell per address, in order."""
+    link: Cell | None = None
+    for member in reversed(members):
+        link = begin_cell().store_address(member).store_maybe_ref(link).end_cell()
+    return link
+
+
 @dataclass(frozen=True, kw_only=True)
 class VerifyMember(TlbStruct):
     """Admin: confirm (``verified``) or revoke a member. The worker and node wallet are the
@@ -234,6 +242,8 @@ class VerifyMember(TlbStruct):
     query_id: int = u(64)
     member: Address = addr()
     verified: bool = boolean(True)
+    more: Cell | None = tl(RawCell(optional=True), None)
+    """The further members of a batch, a chain of ``MemberLink`` cells (:func:`member_links`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,6 +325,7 @@ class ForwardVerification(TlbStruct):
     member: Address = addr()
     verified: bool = boolean()
     excess_to: Address = addr()
+    more: Cell | None = tl(RawCell(optional=True), None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ from cocoon_pool.contracts import storage as st
 from cocoon_pool.contracts import views as v
 from cocoon_pool.contracts.build import pool_contract_code
 from cocoon_pool.contracts.codec import TlbStruct
-from cocoon_pool.contracts.constants import fee, ton
+from cocoon_pool.contracts.constants import fee, tolk_constants, ton
 from cocoon_pool.contracts.reports import (
     OracleSigner,
     batch_message,
@@ -91,6 +91,14 @@ def pool_codes() -> st.PoolCodes:
 def operator_code() -> Cell:
     """Code of PoolOperator, loaded like :func:`pool_codes`."""
     return pool_contract_code("PoolOperator")
+
+
+MAX_MEMBERS_PER_VERIFY = tolk_constants("PoolOperator.tolk")["MAX_MEMBERS_PER_VERIFY"]
+
+
+def verify_value(members: int) -> int:
+    """What a VerifyMember naming ``members`` members must carry (the change comes back)."""
+    return fee("ADMIN_OP_FEE") + (members - 1) * fee("VERIFY_MEMBER_FEE")
 
 
 def operator_init_data(admin: Address, pauser: Address, params: PoolParams) -> Cell:
@@ -301,8 +309,28 @@ class Pool:
     ) -> Trace:
         """Confirm the worker the member bound (``verified``), or revoke the member: reports
         count only for verified members; revoking never touches stake or rewards."""
-        body = m.VerifyMember(query_id=self.next_query_id(), member=member, verified=verified)
-        return self.admin_call(admin, body)
+        return self.verify_members(admin, [member], verified=verified)
+
+    def verify_members(
+        self,
+        admin: SendingWallet,
+        members: Sequence[Address],
+        *,
+        verified: bool = True,
+        value: int | None = None,
+    ) -> Trace:
+        """:meth:`verify_member` for up to ``MAX_MEMBERS_PER_VERIFY`` members in one message."""
+        if not members:
+            raise ValueError("verify_members needs at least one member")
+        body = m.VerifyMember(
+            query_id=self.next_query_id(),
+            member=members[0],
+            verified=verified,
+            more=m.member_links(members[1:]),
+        )
+        return self.admin_call(
+            admin, body, value=verify_value(len(members)) if value is None else value
+        )
 
     def propose_change(self, admin: SendingWallet, change: m.ParameterChange) -> Trace:
         body = m.ProposeChange(query_id=self.next_query_id(), change=change.to_cell())
