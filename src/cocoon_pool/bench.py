@@ -22,6 +22,7 @@ GAS_GOALS = {"cocoon_payout": 3_000, "register": 25_000, "report": 12_000, "payo
 OPERATIONS = (
     "deploy",
     "register",
+    "register_bound",
     "bind_worker",
     "verify_member",
     "verify_member_single",
@@ -74,6 +75,8 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
     probe = sb.wallet("probe")
     second = sb.wallet("probe-2")
     record("register", pool.register(probe, sb.params.min_stake))
+    bound = sb.wallet("probe-bound")
+    record("register_bound", pool.register(bound, sb.params.min_stake, worker=bound.address))
     record("bind_worker", pool.bind_worker(probe, probe.address))
     record("verify_member_single", pool.verify_member(sb.admin, probe.address))
     # "verify_member" is one member's share of a batch of VERIFY_BATCH, as the scale run

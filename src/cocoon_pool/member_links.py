@@ -134,17 +134,26 @@ def parse_transfer_link(link: str) -> tuple[Address, int, Cell]:
 # -- the six member operations, with the values the Pool facade attaches ------------------
 
 
-def register(targets: PoolTargets, stake: int, query_id: int = 0) -> MemberMessage:
+def register(
+    targets: PoolTargets,
+    stake: int,
+    query_id: int = 0,
+    worker: Address | None = None,
+    node_wallet: Address | None = None,
+) -> MemberMessage:
+    """Join with ``stake``; with ``worker`` (and ``node_wallet``) bound in the same message."""
     reserve, register_fee = fee("PARTICIPANT_STORAGE_RESERVE"), fee("REGISTER_FEE")
+    binding = None if worker is None else m.WorkerBinding(worker=worker, node_wallet=node_wallet)
+    bound = "" if worker is None else "the worker (and node wallet) are bound to you for good; "
     return MemberMessage(
         action="register",
         destination=targets.registry,
         amount=stake + reserve + register_fee,
-        body=m.RegisterParticipant(query_id=query_id, stake=stake).to_cell(),
+        body=m.RegisterParticipant(query_id=query_id, stake=stake, binding=binding).to_cell(),
         returns=(
             f"your Participant contract keeps the stake plus {ton_text(reserve)} TON for its "
-            f"storage; what the {ton_text(register_fee)} TON fee does not spend comes back as "
-            f"change. {REFUSED}"
+            f"storage; {bound}what the {ton_text(register_fee)} TON fee does not spend comes "
+            f"back as change. {REFUSED}"
         ),
     )
 

@@ -100,9 +100,10 @@ class PoolSandbox:
         member. The worker address is the member's own wallet: the pool never sends it anything
         in these flows."""
         wallet = self.wallet(name)
-        self.pool.register(wallet, stake or self.params.min_stake).assert_success()
+        worker = wallet.address if verify else None
+        stake = stake or self.params.min_stake
+        self.pool.register(wallet, stake, worker=worker).assert_success()
         if verify:
-            self.pool.bind_worker(wallet, wallet.address).assert_success()
             self.pool.verify_member(self.admin, wallet.address).assert_success()
         self.members[name] = wallet
         return wallet

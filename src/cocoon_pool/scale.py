@@ -402,15 +402,17 @@ class ScaleRun:
             ops: list[Op] = []
             for i in chunk:
                 w = self.members[i]
-                ops.append(Op("register", pool.register(w, sb.params.min_stake)))
-                ops.append(Op("bind_worker", pool.bind_worker(w, w.address)))
+                # Joining and binding the worker in one message, as a member who knows its
+                # worker when it joins does.
+                trace = pool.register(w, sb.params.min_stake, worker=w.address)
+                ops.append(Op("register_bound", trace))
             # As an admin admits members by the thousand: several per VerifyMember.
             for k in range(0, len(chunk), VERIFY_BATCH):
                 group = [self.members[i].address for i in chunk[k : k + VERIFY_BATCH]]
                 ops.append(Op("verify_member", pool.verify_members(sb.admin, group), len(group)))
             return ops
 
-        with self.phase("register + bind + verify", 3 * n):
+        with self.phase("register + bind + verify", 2 * n):
             # Every verification batch full, so one member's share is the same at every size.
             self.batched("register", n, register, multiple_of=VERIFY_BATCH)
         for epoch in range(1, self.config.epochs + 1):

@@ -509,6 +509,9 @@ def _life(log: ScenarioLog) -> None:
     s("cancel", lambda: call(admin, m.CancelChange()))
     s("cancel", lambda: call(sb.keeper, m.CancelChange()))
     # leaving: unregister, withdraw too early and after unbonding; then the pool winds down
+    drifter = sb.wallet("drifter")  # joins without a binding, leaves, comes back with one
+    s("register unbound", lambda: pool.register(drifter, sb.params.min_stake))
+    s("unregister unbound", lambda: pool.unregister(drifter))
     for w in members[:2]:
         s("withdraw before unregister", partial(pool.withdraw_stake, w))
         s("unregister", partial(pool.unregister, w))
@@ -520,6 +523,10 @@ def _life(log: ScenarioLog) -> None:
         s("withdraw twice", partial(pool.withdraw_stake, w))
         s("claim after leaving", partial(pool.claim_pending, w))
     s("rejoin after withdrawal", lambda: pool.register(members[0], sb.params.min_stake))
+    rebind = sb.keeper.address
+    s("rejoin rebinding", lambda: pool.register(members[1], sb.params.min_stake, worker=rebind))
+    s("withdraw unbound", lambda: pool.withdraw_stake(drifter))
+    s("rejoin binding", lambda: pool.register(drifter, sb.params.min_stake, worker=rebind))
     # an epoch still reporting when the pool closes: it is finalized flat (winding down)
     s("income before closing", lambda: pool.send_income(sb.proxy, ton(20)))
     s("close before closing", sb.close_epoch)

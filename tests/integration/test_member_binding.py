@@ -206,6 +206,88 @@ def test_a_binding_is_set_once_by_the_member(sandbox: PoolSandbox, first_with_wa
     assert chain.get_balance(other_wallet) == other_funds
 
 
+@pytest.mark.parametrize("with_wallet", [False, True], ids=["worker-only", "with-wallet"])
+def test_joining_binds_the_worker_in_the_same_message(
+    sandbox: PoolSandbox, with_wallet: bool
+) -> None:
+    """RegisterParticipant may carry the binding: one message joins and binds, under the same
+    rules as BindWorker (set once, by the member only), and the admin can verify at once."""
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    alice = sb.wallet("alice")
+    participant = pool.participant_address(alice.address)
+    worker = sb.wallet("alice-worker").address
+    own = node_wallet(sb, alice, "alice-node") if with_wallet else None
+    stake = sb.params.min_stake
+    wallet_before = alice.balance
+
+    trace = pool.register(alice, stake, worker=worker, node_wallet=own).assert_success()
+
+    bound = one_event(trace, WorkerBound, participant)
+    assert same(bound.member, alice.address) and same(bound.worker, worker)
+    assert (bound.node_wallet is None) == (own is None)
+    assert own is None or same(bound.node_wallet, own)
+    assert not trace.find_all(participant, m.BindWorker.PREFIX)
+    reserve = fee("PARTICIPANT_STORAGE_RESERVE")
+    assert chain.get_balance(participant) == stake + reserve
+    assert wallet_before - alice.balance == stake + reserve + payer_cost(trace, alice.address)
+    info = pool.participant_info(alice.address)
+    assert same(info.worker, worker) and not info.verified
+    assert (info.node_wallet is None) == (own is None)
+    pool.verify_member(sb.admin, alice.address).assert_success()
+    assert pool.participant_info(alice.address).verified
+    # The binding made at joining is as final as one made with BindWorker.
+    refused_by_participant(
+        sb,
+        alice,
+        alice.address,
+        bind_body(sb.wallet("mallory").address),
+        MEMBER_OP_FEE,
+        expected="ALREADY_BOUND",
+    )
+    if own is None:
+        # The node wallet, unknown at joining, can still be added for the same worker.
+        later = node_wallet(sb, alice, "alice-node")
+        pool.bind_worker(alice, worker, later).assert_success()
+        assert same(pool.participant_info(alice.address).node_wallet, later)
+
+
+def test_a_returning_member_cannot_rebind_by_joining_again(sandbox: PoolSandbox) -> None:
+    """A member that left and took its stake out keeps its binding: a new registration naming
+    a worker is refused by its contract and refunded whole by the registry, nothing counted;
+    the same registration without a binding goes through and keeps the old one."""
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    alice = sb.add_member("alice")
+    participant = pool.participant_address(alice.address)
+    pool.unregister(alice).assert_success()
+    chain.advance(sb.params.unbonding_seconds)
+    pool.withdraw_stake(alice).assert_success()
+    info_before = pool.participant_info(alice.address)
+    registry_before = pool.registry_info()
+    wallet_before = alice.balance
+    registry_balance = chain.get_balance(pool.registry)
+    participant_balance = chain.get_balance(participant)
+    mallory = sb.wallet("mallory").address
+
+    trace = pool.register(alice, sb.params.min_stake, worker=mallory)
+
+    init = trace.find(participant, m.InitParticipant.PREFIX)
+    assert init.exit_code == code("ALREADY_BOUND") and init.bounced
+    assert [tx.success for tx in trace].count(False) == 1
+    assert trace_events(trace, WorkerBound) == []
+    # The unbonding wore the registry below its storage floor: the caller tops it back up,
+    # as every registration does, and gets everything else back.
+    topped = gain(chain, trace, pool.registry, registry_balance)
+    assert chain.get_balance(pool.registry) == fee("REGISTRY_STORAGE_FLOOR") and topped > 0
+    assert alice.balance == wallet_before - payer_cost(trace, alice.address) - topped
+    assert chain.get_balance(participant) == participant_balance - storage_paid(trace, participant)
+    assert pool.participant_info(alice.address) == info_before
+    assert pool.registry_info() == registry_before
+
+    pool.register(alice, sb.params.min_stake).assert_success()
+    info = pool.participant_info(alice.address)
+    assert same(info.worker, alice.address) and info.verified
+
+
 def test_a_worker_only_binding_cannot_switch_worker_when_adding_a_wallet(
     sandbox: PoolSandbox,
 ) -> None:

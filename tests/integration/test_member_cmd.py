@@ -85,6 +85,11 @@ FacadeCall = Callable[[Pool, RecordingWallet], object]
 ACTIONS: list[tuple[str, list[str], FacadeCall]] = [
     ("register", ["--stake", "12.5"], lambda p, w: p.register(w, ton("12.5"))),
     (
+        "register",
+        ["--stake", "10", "--worker", WORKER.to_str(), "--node-wallet", raw_address(NODE_WALLET)],
+        lambda p, w: p.register(w, ton(10), worker=WORKER, node_wallet=NODE_WALLET),
+    ),
+    (
         "bind",
         ["--worker", WORKER.to_str(), "--node-wallet", raw_address(NODE_WALLET)],
         lambda p, w: p.bind_worker(w, WORKER, NODE_WALLET),
@@ -96,7 +101,11 @@ ACTIONS: list[tuple[str, list[str], FacadeCall]] = [
 ]
 
 
-@pytest.mark.parametrize(("action", "options", "facade"), ACTIONS, ids=[a[0] for a in ACTIONS])
+@pytest.mark.parametrize(
+    ("action", "options", "facade"),
+    ACTIONS,
+    ids=[a[0] + ("-bound" if "--worker" in a[1] and a[0] == "register" else "") for a in ACTIONS],
+)
 def test_link_decodes_to_the_facade_message(
     action: str, options: list[str], facade: FacadeCall, tmp_path: Path
 ) -> None:
@@ -135,6 +144,10 @@ def test_link_decodes_to_the_facade_message(
     [
         (["bind", "--worker", "not-an-address", "--member", MEMBER.to_str()], "not a TON address"),
         (["register", "--stake", "9.99"], "below the pool's minimum stake 10 TON"),
+        (
+            ["register", "--stake", "10", "--node-wallet", NODE_WALLET.to_str()],
+            "--node-wallet is bound together with the worker",
+        ),
         (["claim", "--epoch", "1"], "missing option --member"),
         (["claim", "--epoch", "1", "--send"], "--mnemonic-env"),
         (

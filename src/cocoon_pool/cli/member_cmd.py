@@ -28,6 +28,7 @@ from cocoon_pool.cli.output import (
     print_json,
     tons,
 )
+from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.addresses import friendly, parse_address, raw
 from cocoon_pool.errors import CocoonPoolError, TransactionFailed, UsageError
 
@@ -273,7 +274,11 @@ def _report(
             f"[green]done[/green]: {len(trace)} transactions, all accepted; your wallet spent "
             f"{tons(spent)} TON"
         )
-        if message.action == "register":
+        joined_unbound = (
+            message.action == "register"
+            and m.RegisterParticipant.from_cell(message.body).binding is None
+        )
+        if joined_unbound:
             error_console.print(
                 "next: `cocoon-pool member bind --worker <your worker> --send ...`",
                 highlight=False,
@@ -291,6 +296,14 @@ def _needs(member: Address | None) -> Address:
 def register_command(  # noqa: PLR0917 (a Typer command takes one parameter per option)
     config: ConfigOption,
     stake: Annotated[str, typer.Option("--stake", help="Your stake in TON, e.g. 10.")],
+    worker: Annotated[
+        str | None,
+        typer.Option("--worker", help="Your Cocoon worker's address, bound as you join."),
+    ] = None,
+    node_wallet: Annotated[
+        str | None,
+        typer.Option("--node-wallet", help="Your node's Cocoon wallet (optional, with --worker)."),
+    ] = None,
     member: MemberOption = None,
     send: SendOption = False,
     mnemonic_env: MnemonicEnvOption = None,
@@ -298,13 +311,22 @@ def register_command(  # noqa: PLR0917 (a Typer command takes one parameter per 
     query_id: QueryIdOption = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Join the pool with a stake: RegisterParticipant to the registry."""
+    """Join the pool with a stake: RegisterParticipant to the registry; with --worker, the
+    worker (and node wallet) are bound in the same message (no separate `member bind`)."""
     with one_line_errors():
         common = _Common(config, member, send, mnemonic_env, mnemonic_file, query_id, as_json)
         amount = parse_ton(stake, "stake")
+        worker_address = parse_address(worker, "worker") if worker else None
+        node = parse_address(node_wallet, "node wallet") if node_wallet else None
+        if node is not None and worker_address is None:
+            raise UsageError(
+                "--node-wallet is bound together with the worker it belongs to",
+                hint="add --worker <your worker's address>, or bind both later with "
+                "`cocoon-pool member bind`",
+            )
 
         def build(targets: links.PoolTargets, _member: Address | None) -> links.MemberMessage:
-            return links.register(targets, amount, query_id)
+            return links.register(targets, amount, query_id, worker_address, node)
 
         def check(pool_file: PoolFile) -> None:
             # The pool's minimum, checked before anything is signed or printed: a refused

@@ -338,10 +338,19 @@ class StartWindDown(TlbStruct):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WorkerBinding(TlbStruct):
+    """The worker (and node wallet) a member names when it joins (BindWorker's rules)."""
+
+    worker: Address = addr()
+    node_wallet: Address | None = opt_addr(None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RegisterParticipant(TlbStruct):
     PREFIX: ClassVar[int | None] = 0x7C0C0001
     query_id: int = u(64)
     stake: int = coins()
+    binding: WorkerBinding | None = tl(Ref(WorkerBinding, optional=True), None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -352,6 +361,7 @@ class InitParticipant(TlbStruct):
     member: Address = addr()
     distribution: Address = addr()
     unbonding_seconds: int = u(32)
+    binding: WorkerBinding | None = tl(Ref(WorkerBinding, optional=True), None)
 
 
 @dataclass(frozen=True, kw_only=True)

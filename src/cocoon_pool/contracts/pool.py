@@ -172,11 +172,26 @@ class Pool:
 
     # -- members --------------------------------------------------------------------------
 
-    def register(self, wallet: SendingWallet, stake: int, *, value: int | None = None) -> Trace:
-        """Join with ``stake``; the default value adds the storage reserve and the fee."""
+    def register(
+        self,
+        wallet: SendingWallet,
+        stake: int,
+        *,
+        value: int | None = None,
+        worker: Address | None = None,
+        node_wallet: Address | None = None,
+    ) -> Trace:
+        """Join with ``stake``; the default value adds the storage reserve and the fee. With
+        ``worker`` (and ``node_wallet``) the join binds them too, as :meth:`bind_worker` would,
+        in the same message."""
         if value is None:
             value = stake + fee("PARTICIPANT_STORAGE_RESERVE") + fee("REGISTER_FEE")
-        body = m.RegisterParticipant(query_id=self.next_query_id(), stake=stake)
+        if worker is None and node_wallet is not None:
+            raise ValueError("a node wallet is bound together with its worker")
+        binding = (
+            None if worker is None else m.WorkerBinding(worker=worker, node_wallet=node_wallet)
+        )
+        body = m.RegisterParticipant(query_id=self.next_query_id(), stake=stake, binding=binding)
         return wallet.send(self.registry, value, _body(body))
 
     def unregister(self, wallet: SendingWallet, *, value: int | None = None) -> Trace:
