@@ -12,10 +12,10 @@ from collections.abc import Callable
 from cocoon_pool.chain.types import Trace
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.messages import CollectCommission
+from cocoon_pool.contracts.pool import VERIFY_BATCH
 from cocoon_pool.contracts.reports import cheap_batch_size
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
-from cocoon_pool.scale import VERIFY_BATCH
 
 # Goals from the foundation issue (whole traces, wallets excluded).
 GAS_GOALS = {"cocoon_payout": 3_000, "register": 25_000, "report": 12_000, "payout": 12_000}

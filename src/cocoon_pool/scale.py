@@ -29,7 +29,7 @@ from cocoon_pool.chain.node import OPTIMIZED_WASM, NodeBridge
 from cocoon_pool.chain.types import Trace, raw_address
 from cocoon_pool.contracts.constants import ton
 from cocoon_pool.contracts.events import EpochClosed, EpochFinalized, RewardSettled, trace_events
-from cocoon_pool.contracts.pool import PoolParams
+from cocoon_pool.contracts.pool import VERIFY_BATCH, PoolParams
 from cocoon_pool.contracts.reports import OracleSigner, cheap_batch_size
 from cocoon_pool.errors import TransactionFailed, UsageError
 from cocoon_pool.sandbox import WALLET_FUNDS, PoolSandbox
@@ -253,11 +253,6 @@ def _node_peak_rss(chain: EmulatedChain) -> int:
 
 def python_peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-# Members per VerifyMember: the N = 10 comparison run fills exactly one (the contract takes up
-# to MAX_MEMBERS_PER_VERIFY; ten already shares the batch's fixed part nine ways).
-VERIFY_BATCH = 10
 
 
 class Op(NamedTuple):

@@ -26,7 +26,7 @@ from cocoon_pool.contracts.events import (
     RewardSettled,
     trace_events,
 )
-from cocoon_pool.contracts.pool import PoolParams
+from cocoon_pool.contracts.pool import VERIFY_BATCH, PoolParams
 from cocoon_pool.contracts.reports import OracleSigner, cheap_batch_size
 from cocoon_pool.errors import TransactionFailed, UsageError
 from cocoon_pool.sandbox import PoolSandbox
@@ -235,13 +235,21 @@ class Simulation:
         sb, pool = self.sb, self.sb.pool
         for i in range(self.config.participants):
             wallet = sb.wallet(f"member-{i:05d}")
-            self._run("register", pool.register(wallet, sb.params.min_stake))
-            self._run("bind_worker", pool.bind_worker(wallet, wallet.address))
-            self._run("verify_member", pool.verify_member(sb.admin, wallet.address))
+            # Both ways a member binds its worker: in the joining message, or afterwards.
+            if i % 2:
+                trace = pool.register(wallet, sb.params.min_stake, worker=wallet.address)
+                self._run("register_bound", trace)
+            else:
+                self._run("register", pool.register(wallet, sb.params.min_stake))
+                self._run("bind_worker", pool.bind_worker(wallet, wallet.address))
             self.members.append(wallet)
             tier = econ.tier(draw_metrics(random.Random(i), i, sb.params.epoch_length)).label
             self.totals.append(MemberTotals(f"member-{i:05d}", wallet.address.to_str(), tier))
             self.progress("register")
+        # The admin verifies them as it would admit a crowd: ten a message.
+        for start in range(0, len(self.members), VERIFY_BATCH):
+            group = [w.address for w in self.members[start : start + VERIFY_BATCH]]
+            self._run("verify_member", pool.verify_members(sb.admin, group), len(group))
         for epoch in range(1, self.config.epochs + 1):
             self._run_epoch(epoch)
         for wallet, totals in zip(self.members, self.totals, strict=True):

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from ton_core import Address
 
 from cocoon_pool.contracts import events, messages, storage, views
 from cocoon_pool.contracts.codec import (
@@ -639,3 +640,26 @@ def test_history_record_bits_match_epoch_record() -> None:
         f"EpochRecord ({record.where}) takes {sum(widths)} bits, "
         f"HISTORY_RECORD_BITS is {storage.HISTORY_RECORD_BITS}"
     )
+
+
+def test_member_links_are_tolks_member_link_chain() -> None:
+    """``messages.member_links`` builds Tolk's ``Cell<MemberLink>?`` chain (MemberLink is in
+    TOLK_ONLY): one cell per address, ``member: address`` then ``next: Cell<MemberLink>?``,
+    in order, the last with no next; none for no address."""
+    link = tolk_structs()["MemberLink"]
+    assert [(f.name, f.type) for f in link.fields] == [
+        ("member", "address"),
+        ("next", "Cell<MemberLink>?"),
+    ]
+    members = [Address(f"0:{i:064x}") for i in (1, 2, 3)]
+    assert messages.member_links([]) is None
+    cell = messages.member_links(members)
+    read: list[Address] = []
+    while cell is not None:
+        s = cell.begin_parse()
+        member = s.load_address()
+        assert isinstance(member, Address)
+        read.append(member)
+        cell = s.load_maybe_ref()
+        assert s.remaining_bits == 0 and s.remaining_refs == 0
+    assert read == members
