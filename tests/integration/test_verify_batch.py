@@ -14,11 +14,12 @@ from ton_core import Address
 from cocoon_pool.chain.emulator import Wallet
 from cocoon_pool.chain.types import Trace, raw_address
 from cocoon_pool.contracts import messages as m
-from cocoon_pool.contracts.constants import fee
+from cocoon_pool.contracts.constants import fee, ton
 from cocoon_pool.contracts.events import MemberVerified, trace_events
 from cocoon_pool.contracts.exit_codes import code
 from cocoon_pool.contracts.pool import MAX_MEMBERS_PER_VERIFY, verify_value
 from cocoon_pool.sandbox import PoolSandbox
+from stateful_model import hold
 from tracing import assert_refused_and_refunded, kept_of_value, payer_cost, same, storage_paid
 
 APPLY = fee("VERIFY_APPLY_VALUE")
@@ -177,3 +178,66 @@ def test_only_the_admin_verifies_a_batch(sandbox: PoolSandbox) -> None:
         contract_before=operator_before,
     )
     assert not any(sb.pool.participant_info(a).verified for a in members)
+
+
+def test_a_batch_held_back_past_a_pause_and_an_epoch_moves_only_its_own_value(
+    sandbox: PoolSandbox,
+) -> None:
+    """The registry's MarkVerified messages (and a refusal's bounce) held back while the pool
+    pauses, unpauses and closes an epoch, then delivered: each member's contract keeps only what
+    its own message carried beyond its gas, the refusal's value still reaches the admin, no pool
+    contract keeps anything, and the books conserve throughout."""
+    sb, pool, chain = sandbox, sandbox.pool, sandbox.chain
+    members = bound_members(sb, 2)
+    stranger = sb.wallet("stranger").address
+    names = [w.address for w in members] + [stranger]
+    targets = [pool.participant_address(a) for a in names]
+    # admin wallet -> PoolOperator -> registry; the registry's messages are held there.
+    held = hold(chain, lambda: pool.verify_members(sb.admin, names), 3)
+    assert chain.transactions[-1].op == m.ForwardVerification.PREFIX
+    marks = [out for out in held if out.op == m.MarkVerified.PREFIX]
+    assert [raw_address(out.dest) for out in marks if out.dest] == [raw_address(t) for t in targets]
+    (change,) = [out for out in held if out.op == m.ReturnExcesses.PREFIX]
+    chain.send_message(change.cell).assert_success()
+    assert not any(pool.participant_info(w.address).verified for w in members)
+
+    pool.admin_call(sb.pauser, m.PausePool()).assert_success()
+    pool.admin_call(sb.admin, m.UnpausePool()).assert_success()
+    pool.send_income(sb.proxy, ton(5)).assert_success()
+    sb.close_epoch().assert_success()
+    sb.assert_conserved()
+
+    before = balances(sb, [pool.operator, pool.registry, pool.distribution, *targets])
+    admin_before = sb.admin.balance
+    delivered: list[Trace] = []
+    for out, target in zip(marks[:2], targets[:2], strict=True):
+        trace = chain.send_message(out.cell).assert_success()
+        delivered.append(trace)
+        kept = kept_of_value(trace, target, APPLY)
+        assert 0 < kept < APPLY
+        assert (
+            chain.get_balance(target)
+            == before[raw_address(target)] - storage_paid(trace, target) + kept
+        )
+    assert all(pool.participant_info(w.address).verified for w in members)
+    # The stranger's MarkVerified bounces; its bounce is held too and delivered last.
+    (bounce,) = hold(chain, lambda: chain.send_message(marks[2].cell), 1)
+    assert bounce.bounced
+    trace = chain.send_message(bounce.cell).assert_success()
+    delivered.append(trace)
+    (refund,) = trace.find_all(sb.admin.address, m.ReturnExcesses.PREFIX)
+    assert refund.in_message is not None and same(refund.in_message.src, pool.registry)
+    assert 0 < refund.in_message.value < APPLY
+    assert sb.admin.balance == admin_before + refund.in_message.value - sum(
+        tx.total_fees for tx in trace.find_all(sb.admin.address)
+    )
+    for contract in (pool.operator, pool.distribution):
+        paid = sum(storage_paid(t, contract) for t in delivered)
+        assert chain.get_balance(contract) == before[raw_address(contract)] - paid
+    # The registry keeps only the top-up of its storage floor, as every refund through it does.
+    paid = sum(storage_paid(t, pool.registry) for t in delivered)
+    registry_before = before[raw_address(pool.registry)]
+    assert chain.get_balance(pool.registry) == max(
+        registry_before - paid, fee("REGISTRY_STORAGE_FLOOR")
+    )
+    sb.assert_conserved()
