@@ -131,6 +131,18 @@ def aggregates(view: ReportingView) -> tuple[int, ...]:
     return (view.contribution_sum, view.penalty_weight, view.bonus_weight, view.reporters)
 
 
+def with_aggregates(view: ReportingView, summed: tuple[int, ...]) -> ReportingView:
+    """``view`` with the sums of :func:`aggregates` replaced by ``summed`` (C, CP, CB, n)."""
+    contribution_sum, penalty_weight, bonus_weight, reporters = summed
+    return dataclasses.replace(
+        view,
+        contribution_sum=contribution_sum,
+        penalty_weight=penalty_weight,
+        bonus_weight=bonus_weight,
+        reporters=reporters,
+    )
+
+
 def recorded_events(submit: Transaction) -> list[ContributionRecorded]:
     """The reports a SubmitReport transaction counted, in the batch's order."""
     return [e for e in transaction_events(submit) if isinstance(e, ContributionRecorded)]
@@ -442,13 +454,7 @@ def test_a_batch_records_every_member_and_returns_the_change(reporting_pool: Poo
         slip = sb.pool.unclaimed(sb.members[name].address, 1)
         assert slip.found and (slip.contribution, slip.penalty_bps, slip.bonus_bps) == (c, p, b)
     summed = expected_aggregates(names)
-    assert sb.pool.reporting_epoch() == dataclasses.replace(
-        view,
-        contribution_sum=summed[0],
-        penalty_weight=summed[1],
-        bonus_weight=summed[2],
-        reporters=summed[3],
-    )
+    assert sb.pool.reporting_epoch() == with_aggregates(view, summed)
     # Each member's contract keeps what its ApplyReport's gas left of REPORT_APPLY_VALUE.
     for name, balance in participant_balances(sb, names).items():
         target = sb.pool.participant_address(sb.members[name].address)
@@ -594,13 +600,7 @@ def test_a_refused_member_in_a_batch_is_taken_back_out(reporting_pool: PoolSandb
     assert not sb.pool.unclaimed(sb.members["u"].address, 1).found
     summed = expected_aggregates(["a", "b"])
     assert aggregates(sb.pool.reporting_epoch()) == summed
-    assert sb.pool.reporting_epoch() == dataclasses.replace(
-        view,
-        contribution_sum=summed[0],
-        penalty_weight=summed[1],
-        bonus_weight=summed[2],
-        reporters=summed[3],
-    )
+    assert sb.pool.reporting_epoch() == with_aggregates(view, summed)
     assert_relayer_change(sb, trace, value, before)
     sb.assert_conserved()
 
