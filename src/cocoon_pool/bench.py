@@ -18,7 +18,13 @@ from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
 
 # Goals from the foundation issue (whole traces, wallets excluded).
-GAS_GOALS = {"cocoon_payout": 3_000, "register": 25_000, "report": 12_000, "payout": 12_000}
+GAS_GOALS = {
+    "cocoon_payout": 3_000,
+    "register": 25_000,
+    "report": 12_000,
+    "report_unclaimed": 12_000,
+    "payout": 12_000,
+}
 OPERATIONS = (
     "deploy",
     "register",
@@ -31,6 +37,7 @@ OPERATIONS = (
     "close_epoch",
     "report",
     "report_single",
+    "report_unclaimed",
     "finalize_epoch",
     "payout",
     "payout_pending",
@@ -122,5 +129,12 @@ def measure_gas(members: int, progress: ProgressCallback | None = None) -> dict[
     chain.advance(sb.params.unbonding_seconds)
     record("withdraw_stake", pool.withdraw_stake(probe))
     record("collect_commission", pool.admin_call(sb.admin, CollectCommission()))
+    # The dearest report path: the member's previous slip was never claimed, so the report
+    # moves it into the member's dictionary of older slips (one member's share of a batch).
+    pool.send_income(sb.proxy, ton(1_000)).assert_success()
+    sb.close_epoch().assert_success()
+    unclaimed = [(w, _probe_metrics(length)) for w in others + crowd[: batch - len(others)]]
+    trace = sb.report_batch(2, unclaimed).assert_success()
+    gas["report_unclaimed"] = -(-sb.gas(trace) // len(unclaimed))
     sb.assert_conserved()
     return {name: gas[name] for name in OPERATIONS}

@@ -52,6 +52,8 @@ TOLK_ONLY: dict[str, str] = {
     "ReportingEpoch": "behind DistributionStorage.reporting (opaque cell); read via ReportingView",
     "FinalEpoch": "value of FinalEpochs.older, an opaque dictionary; read via FinalEpochView",
     "MemberLink": "a link of VerifyMember.more, built by messages.member_links (checked there)",
+    # values that live on the TVM stack only
+    "ParticipantDerivation": "two builders on the stack during a report batch, never stored",
     # get-method results: StackView classes in views.py, checked by test_get_method_views
     "PoolInfo": "get-method result of poolInfo (views.PoolInfo)",
     "PendingChangeView": "get-method result of pendingChange (views.PendingChangeView)",
