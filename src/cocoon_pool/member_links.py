@@ -143,7 +143,7 @@ def register(
 ) -> MemberMessage:
     """Join with ``stake``; with ``worker`` (and ``node_wallet``) bound in the same message."""
     reserve, register_fee = fee("PARTICIPANT_STORAGE_RESERVE"), fee("REGISTER_FEE")
-    binding = None if worker is None else m.WorkerBinding(worker=worker, node_wallet=node_wallet)
+    binding = m.WorkerBinding.joining(worker, node_wallet)
     bound = "" if worker is None else "the worker (and node wallet) are bound to you for good; "
     return MemberMessage(
         action="register",

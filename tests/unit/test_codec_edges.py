@@ -18,6 +18,7 @@ import pytest
 from ton_core import Address, begin_cell
 
 from cocoon_pool.chain.messages import internal_message, wallet_body
+from cocoon_pool.contracts import messages as m
 from cocoon_pool.contracts.codec import (
     Addr,
     Bits,
@@ -205,3 +206,13 @@ def test_relative_oracle_sqlite_paths_follow_the_config_file(tmp_path: Path) -> 
 def test_a_malformed_transfer_link_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="not a transfer link with amount and bin"):
         parse_transfer_link("ton://transfer/nowhere?amount=x")
+
+
+def test_a_joining_binding_needs_its_worker() -> None:
+    """``WorkerBinding.joining`` is what ``Pool.register`` and the member link both carry."""
+    worker, node = Address(f"0:{1:064x}"), Address(f"0:{2:064x}")
+    assert m.WorkerBinding.joining(None, None) is None
+    assert m.WorkerBinding.joining(worker, None) == m.WorkerBinding(worker=worker)
+    assert m.WorkerBinding.joining(worker, node) == m.WorkerBinding(worker=worker, node_wallet=node)
+    with pytest.raises(ValueError, match="bound together with its worker"):
+        m.WorkerBinding.joining(None, node)

@@ -344,6 +344,16 @@ class WorkerBinding(TlbStruct):
     worker: Address = addr()
     node_wallet: Address | None = opt_addr(None)
 
+    @classmethod
+    def joining(cls, worker: Address | None, node_wallet: Address | None) -> WorkerBinding | None:
+        """The binding a joining message carries: none without a worker; a node wallet is
+        bound only together with its worker."""
+        if worker is None:
+            if node_wallet is not None:
+                raise ValueError("a node wallet is bound together with its worker")
+            return None
+        return cls(worker=worker, node_wallet=node_wallet)
+
 
 @dataclass(frozen=True, kw_only=True)
 class RegisterParticipant(TlbStruct):

@@ -190,11 +190,7 @@ class Pool:
         in the same message."""
         if value is None:
             value = stake + fee("PARTICIPANT_STORAGE_RESERVE") + fee("REGISTER_FEE")
-        if worker is None and node_wallet is not None:
-            raise ValueError("a node wallet is bound together with its worker")
-        binding = (
-            None if worker is None else m.WorkerBinding(worker=worker, node_wallet=node_wallet)
-        )
+        binding = m.WorkerBinding.joining(worker, node_wallet)
         body = m.RegisterParticipant(query_id=self.next_query_id(), stake=stake, binding=binding)
         return wallet.send(self.registry, value, _body(body))
 
