@@ -17,13 +17,17 @@ from cocoon_pool.contracts.reports import cheap_batch_size
 from cocoon_pool.economics import MemberMetrics
 from cocoon_pool.sandbox import PoolSandbox
 
-# Goals from the foundation issue (whole traces, wallets excluded).
+# Goals from the foundation issue and issue 10 (whole traces, wallets excluded): one member's
+# payout or claim on every path, the pending credit and taking it out included.
 GAS_GOALS = {
     "cocoon_payout": 3_000,
     "register": 25_000,
     "report": 12_000,
     "report_unclaimed": 12_000,
     "payout": 12_000,
+    "payout_pending": 12_000,
+    "claim": 12_000,
+    "claim_pending": 12_000,
 }
 OPERATIONS = (
     "deploy",

@@ -91,10 +91,12 @@ def test_bench_gas_is_equal_at_both_sizes(
     assert out["members"] == [5, 7] and out["equal"] is True
     assert out["gas"]["5"] == out["gas"]["7"]
     assert set(out["gas"]["5"]) == set(OPERATIONS)
-    # The goals the issues set for receiving Cocoon income, joining and reporting (also when
-    # the member's previous slip is still unclaimed) are met; the payout's is not yet.
-    for met in ("cocoon_payout", "register", "report", "report_unclaimed"):
-        assert out["gas"]["5"][met] <= GAS_GOALS[met], met
+    # The goals the issues set for receiving Cocoon income, joining, reporting (also when the
+    # member's previous slip is still unclaimed) and taking a pending amount out are met; the
+    # crank's, the claim's and the pending credit's are not (`bench profile`, docs/gas.md).
+    met = ("cocoon_payout", "register", "report", "report_unclaimed", "claim_pending")
+    for name, goal in GAS_GOALS.items():
+        assert (out["gas"]["5"][name] <= goal) is (name in met), name
     assert json.loads(snapshot.read_text())["gas"] == out["gas"]
 
 

@@ -13,11 +13,15 @@ from cocoon_pool.bench import GAS_GOALS, measure_gas
 from cocoon_pool.cli.bench_coverage_cmd import coverage
 from cocoon_pool.cli.bench_fuzz_cmd import fuzz
 from cocoon_pool.cli.bench_oracle_cmd import oracle
+from cocoon_pool.cli.bench_profile_cmd import profile
 from cocoon_pool.cli.bench_scale_cmd import scale
 from cocoon_pool.cli.output import console, error_console, print_json
 
 bench_app = typer.Typer(
-    help="Benchmarks: gas per operation, TVM coverage, fuzzing, the oracle and the chain at scale.",
+    help=(
+        "Benchmarks: gas per operation and where it goes, TVM coverage, fuzzing, the oracle"
+        " and the chain at scale."
+    ),
     no_args_is_help=True,
 )
 
@@ -71,4 +75,5 @@ def gas(
 bench_app.command("coverage")(coverage)
 bench_app.command("fuzz")(fuzz)
 bench_app.command("oracle")(oracle)
+bench_app.command("profile")(profile)
 bench_app.command("scale")(scale)
