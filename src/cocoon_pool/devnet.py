@@ -99,7 +99,7 @@ class Devnet:
     def send_boc(self, boc: str) -> dict[str, Any]:
         try:
             message = Cell.one_from_boc(base64.b64decode(boc))
-        except Exception as exc:  # pytoniq raises several plain exception types
+        except Exception as exc:  # ton-core (pytoniq_core inside) raises several exception types
             raise DevnetError("boc is not a valid bag of cells", hint="send base64 BoC") from exc
         self.chain.send_message(message)
         return {"@type": "ok"}

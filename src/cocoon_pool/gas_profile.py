@@ -26,6 +26,8 @@ from cocoon_pool.sandbox import PoolSandbox
 
 PAYOUT_GOAL = 12_000
 """The issue's goal for one member's payout or claim, whole trace (issue 10)."""
+PATH_NAMES = ("payout", "claim", "payout_pending", "claim_pending")
+"""The payout paths, named as in the gas table."""
 
 _GAS_REMAINING = re.compile(r"^gas remaining: (\d+)$")
 _EXECUTE = re.compile(r"^execute (\S+)(?: (c\d+))?")
@@ -125,6 +127,8 @@ class TransactionProfile:
     gas: int
     instructions: int
     by_class: dict[GasClass, int]
+    steps: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    """(mnemonic, gas) of every instruction, in order."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,7 +148,7 @@ def profile_transaction(tx: Transaction, contract: str, op: str) -> TransactionP
     for mnemonic, gas in costs:
         kind = classify(mnemonic)
         by_class[kind] = by_class.get(kind, 0) + gas
-    return TransactionProfile(contract, op, tx.gas_used, len(costs), by_class)
+    return TransactionProfile(contract, op, tx.gas_used, len(costs), by_class, costs)
 
 
 @dataclass
@@ -235,6 +239,7 @@ def profile_payouts() -> list[PathProfile]:
         ),
         ("claim_pending", "taking the pending amount out", lambda: pool.claim_pending(small)),
     ]
+    assert tuple(name for name, _, _ in paths) == PATH_NAMES
     profiles = []
     verbosity, chain.verbosity = chain.verbosity, "full_location_gas"
     try:

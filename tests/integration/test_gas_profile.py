@@ -10,6 +10,7 @@ import pytest
 
 from cocoon_pool.cli.app import main
 from cocoon_pool.gas_profile import (
+    PATH_NAMES,
     PAYOUT_GOAL,
     GasClass,
     PathProfile,
@@ -85,7 +86,7 @@ def test_classes(mnemonic: str, kind: GasClass) -> None:
 
 def test_every_path_adds_up_and_matches_the_gas_table(paths: list[PathProfile]) -> None:
     table = json.loads(GAS_SNAPSHOT.read_text())["gas"]["10"]
-    assert [p.name for p in paths] == ["payout", "claim", "payout_pending", "claim_pending"]
+    assert tuple(p.name for p in paths) == PATH_NAMES
     for path in paths:
         # The profile runs the same operation as `bench gas` on the same state shape.
         assert path.gas == table[path.name], path.name
@@ -119,6 +120,13 @@ def test_cli_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
     for path in out["paths"]:
         assert sum(path["by_class"].values()) == path["gas"]
         assert path["without_stack"] == path["gas"] - path["by_class"]["stack"]
-    assert main(["bench", "profile"]) == 0
+    assert main(["bench", "profile", "--steps", "claim"]) == 0
     text = capsys.readouterr().out
     assert "payout_pending" in text and "CreditPending" in text and "no stack moves" in text
+    assert "claim: every instruction" in text and "DICTIGETJMPZ" in text and "SENDRAWMSG" in text
+
+
+def test_cli_unknown_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "profile", "--steps", "crank"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown path 'crank'" in err and "claim_pending" in err and "Traceback" not in err

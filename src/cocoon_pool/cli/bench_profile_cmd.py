@@ -8,15 +8,35 @@ import typer
 from rich.table import Table
 
 from cocoon_pool.cli.output import console, error_console, one_line_errors, print_json
-from cocoon_pool.gas_profile import PAYOUT_GOAL, GasClass, PathProfile, profile_payouts
+from cocoon_pool.gas_profile import (
+    PATH_NAMES,
+    PAYOUT_GOAL,
+    GasClass,
+    PathProfile,
+    classify,
+    profile_payouts,
+)
 
 
 def profile(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            "--steps",
+            metavar="PATH",
+            help="Also list every instruction of one path with its gas and class "
+            "(payout, claim, payout_pending or claim_pending).",
+        ),
+    ] = None,
 ) -> None:
     """Each payout path's gas split by instruction class (from the TVM log), and what would be
     left with no stack moves and no code-cell jumps at all: if that is still above the goal,
     only fewer transactions, cells or messages can meet it."""
+    if steps is not None and steps not in PATH_NAMES:
+        raise typer.BadParameter(
+            f"unknown path {steps!r}: use one of {', '.join(PATH_NAMES)}", param_hint="--steps"
+        )
     with one_line_errors():
         if not as_json:
             error_console.print("running every payout path with the TVM's gas log...")
@@ -26,6 +46,8 @@ def profile(
         return
     console.print(_paths_table(paths))
     console.print(_transactions_table(paths))
+    if steps is not None:
+        console.print(_steps_table(next(p for p in paths if p.name == steps)))
 
 
 def _mark(value: int) -> str:
@@ -79,4 +101,17 @@ def _transactions_table(paths: list[PathProfile]) -> Table:
                 f"{t.instructions:,}",
                 *(f"{t.by_class.get(kind, 0):,}" for kind in GasClass),
             )
+    return table
+
+
+def _steps_table(path: PathProfile) -> Table:
+    table = Table(title=f"{path.name}: every instruction")
+    table.add_column("contract")
+    table.add_column("#", justify="right")
+    table.add_column("instruction")
+    table.add_column("gas", justify="right")
+    table.add_column("class")
+    for t in path.transactions:
+        for n, (mnemonic, gas) in enumerate(t.steps, 1):
+            table.add_row(t.contract, str(n), mnemonic, str(gas), classify(mnemonic).value)
     return table

@@ -211,7 +211,7 @@ class OracleConfig:
 def _ton_address(value: str) -> str:
     try:
         return raw_address(Address(value))
-    except Exception as exc:  # pytoniq raises plain exceptions of several types
+    except Exception as exc:  # ton-core (pytoniq_core inside) raises several exception types
         raise PydanticCustomError("ton_address", "not a TON address") from exc
 
 

@@ -291,7 +291,7 @@ async def _get(
 def _owner_matches(owner: str, distribution: str) -> bool:
     try:
         return raw_address(owner) == distribution
-    except Exception:  # pytoniq raises plain exceptions of several types
+    except Exception:  # ton-core (pytoniq_core inside) raises several exception types
         return False
 
 
