@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import inspect
 import random
 import time
 from collections import Counter
@@ -96,22 +95,8 @@ _EPOCH_LIKE = ("epoch",)
 _BPS_LIKE = ("bps",)
 
 
-def top_level_messages() -> tuple[type[TlbStruct], ...]:
-    """Every message struct with a 32-bit prefix (one per opcode), by name."""
-    found: list[type[TlbStruct]] = []
-    for _, obj in inspect.getmembers(m, inspect.isclass):
-        if (
-            issubclass(obj, TlbStruct)
-            and obj.__module__ == m.__name__
-            and obj.PREFIX is not None
-            and obj.PREFIX_BITS == 32
-        ):
-            found.append(obj)
-    return tuple(sorted(found, key=lambda cls: cls.__name__))
-
-
 def known_prefixes() -> frozenset[int]:
-    return frozenset(cls.PREFIX for cls in top_level_messages() if cls.PREFIX is not None)
+    return frozenset(cls.PREFIX for cls in m.top_level_messages() if cls.PREFIX is not None)
 
 
 def fee_values() -> dict[str, int]:
@@ -268,7 +253,7 @@ class MessageGenerator:
 
     def __init__(self, world: FuzzWorld) -> None:
         self.world = world
-        self.classes = top_level_messages()
+        self.classes = m.top_level_messages()
         self.prefixes = known_prefixes()
         fees = fee_values()
         self.fees = fees

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cocoon_pool.chain.types import Trace, Transaction
+from cocoon_pool.chain.types import Trace, Transaction, raw_address
 from cocoon_pool.contracts.constants import ton
+from cocoon_pool.contracts.messages import top_level_messages
 from cocoon_pool.economics import MemberMetrics
-from cocoon_pool.fuzz import top_level_messages
 from cocoon_pool.sandbox import PoolSandbox
 
 PAYOUT_GOAL = 12_000
@@ -125,10 +125,13 @@ class TransactionProfile:
     contract: str
     op: str
     gas: int
-    instructions: int
     by_class: dict[GasClass, int]
-    steps: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    steps: list[tuple[str, int]] = field(repr=False)
     """(mnemonic, gas) of every instruction, in order."""
+
+    @property
+    def instructions(self) -> int:
+        return len(self.steps)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,7 +151,7 @@ def profile_transaction(tx: Transaction, contract: str, op: str) -> TransactionP
     for mnemonic, gas in costs:
         kind = classify(mnemonic)
         by_class[kind] = by_class.get(kind, 0) + gas
-    return TransactionProfile(contract, op, tx.gas_used, len(costs), by_class, costs)
+    return TransactionProfile(contract, op, tx.gas_used, by_class, costs)
 
 
 @dataclass
@@ -200,12 +203,12 @@ class PathProfile:
 def _contract_names(sb: PoolSandbox, members: Iterable[Any]) -> dict[str, str]:
     pool = sb.pool
     names = {
-        pool.operator.to_str(False): "PoolOperator",
-        pool.registry.to_str(False): "ParticipantRegistry",
-        pool.distribution.to_str(False): "RewardDistribution",
+        raw_address(pool.operator): "PoolOperator",
+        raw_address(pool.registry): "ParticipantRegistry",
+        raw_address(pool.distribution): "RewardDistribution",
     }
     for wallet in members:
-        names[pool.participant_address(wallet.address).to_str(False)] = "Participant"
+        names[raw_address(pool.participant_address(wallet.address))] = "Participant"
     return names
 
 
@@ -228,7 +231,7 @@ def profile_payouts() -> list[PathProfile]:
     sb.finalize().assert_success()
     names = _contract_names(sb, [*paid, small])
     ops = _op_names()
-    skip = {a.to_str(False) for a in sb.wallet_addresses}
+    skip = {raw_address(a) for a in sb.wallet_addresses}
     paths: list[tuple[str, str, Callable[[], Trace]]] = [
         ("payout", "a keeper's crank", lambda: pool.crank_payout(sb.keeper, paid[0].address, 1)),
         ("claim", "the member's own claim", lambda: pool.claim_rewards(paid[1], 1)),

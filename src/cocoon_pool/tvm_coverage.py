@@ -344,14 +344,9 @@ def sample_bodies(addr: Any) -> list[tuple[str, Cell]]:
     """One body per message struct of contracts/messages.tolk (every field a plausible
     value), to send to every contract from every role: the refusal matrix."""
     out: list[tuple[str, Cell]] = []
-    for name in sorted(dir(m)):
-        cls = getattr(m, name)
-        if not (isinstance(cls, type) and issubclass(cls, TlbStruct)) or cls is TlbStruct:
-            continue
-        if cls.PREFIX is None or cls.PREFIX_BITS != 32:
-            continue
+    for cls in m.top_level_messages():
         try:
-            out.append((name, _sample_message(cls, addr).to_cell()))
+            out.append((cls.__name__, _sample_message(cls, addr).to_cell()))
         except (TypeError, ValueError, CocoonPoolError):
             continue
     return out

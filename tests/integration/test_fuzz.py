@@ -34,7 +34,6 @@ from cocoon_pool.fuzz import (
     merge_reports,
     message_strategy,
     same_content,
-    top_level_messages,
 )
 
 EXAMPLES_PER_CONTRACT = 6
@@ -94,7 +93,7 @@ def test_generation_covers_every_message_struct_kind_sender_and_fee(world: FuzzW
     src = RandomSource(random.Random(5))
     drawn = [generator.message(src) for _ in range(1_500)]
     valid = {msg.op_class for msg in drawn if msg.kind == "valid"}
-    assert valid == {cls.__name__ for cls in top_level_messages()}
+    assert valid == {cls.__name__ for cls in m.top_level_messages()}
     assert {msg.kind for msg in drawn} == {*BODY_KINDS, "bounced"}
     assert {msg.target for msg in drawn} == set(TARGETS)
     assert {msg.sender for msg in drawn} == set(world.wallets) | {

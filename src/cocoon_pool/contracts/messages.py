@@ -671,3 +671,17 @@ class ConfirmOwnerAction(TlbStruct):
     member: Address = addr()
     target: Address = addr()
     excess_to: Address = addr()
+
+
+def top_level_messages() -> tuple[type[TlbStruct], ...]:
+    """Every message struct of this module with a 32-bit prefix (one per opcode), by name."""
+    found = [
+        obj
+        for obj in globals().values()
+        if isinstance(obj, type)
+        and issubclass(obj, TlbStruct)
+        and obj.__module__ == __name__
+        and obj.PREFIX is not None
+        and obj.PREFIX_BITS == 32
+    ]
+    return tuple(sorted(found, key=lambda cls: cls.__name__))
